@@ -1,0 +1,9 @@
+"""All routers, aggregated in one place."""
+
+from fastapi import APIRouter
+
+from agent.api import audit, chat, conversations, health
+
+api_router = APIRouter()
+for module in (health, chat, conversations, audit):
+    api_router.include_router(module.router)

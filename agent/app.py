@@ -1,0 +1,42 @@
+"""create_app(settings): the lifespan builds every part once, in order, and fails fast."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from agent import __version__
+from agent.api.errors import install_error_handlers
+from agent.api.limits import BodySizeLimit
+from agent.api.main import api_router
+from agent.logs import configure_logging, log_event
+from agent.pipeline import Clock, system_clock
+from agent.services import build_services
+from agent.settings import Settings
+
+log = logging.getLogger("agent.app")
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await build_services(settings, clock)
+        app.state.services = services
+        log_event(log, "service_started", database=services.store.engine.dialect.name)
+        try:
+            yield
+        finally:
+            await services.store.close()
+            log_event(log, "service_stopped")
+
+    app = FastAPI(title="Tact", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(api_router)
+    return app

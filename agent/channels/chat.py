@@ -1,0 +1,70 @@
+"""The chat channel's wire shapes (CONTRACT.md), shared by HTTP and WebSocket."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from agent.errors import InvalidInput
+from agent.pipeline import TurnOutcome
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    account_ref: StrictStr = Field(min_length=1, max_length=64)
+    locale: StrictStr | None = Field(default=None, max_length=16)
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    text: StrictStr
+
+
+class SocketMessage(BaseModel):
+    """What a WebSocket client sends: `{"type": "message", "text": "..."}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["message"] = "message"
+    text: StrictStr
+
+
+def clean_text(text: str, max_chars: int) -> str:
+    """Normalise whitespace; refuse empty or oversized text (nothing is stored)."""
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise InvalidInput("empty_text", "text is empty")
+    if len(cleaned) > max_chars:
+        raise InvalidInput("text_too_long", f"text is over {max_chars} characters")
+    return cleaned
+
+
+def session_body(outcome: TurnOutcome) -> dict[str, Any]:
+    return {
+        "session_id": outcome.session_id,
+        "conversation_id": outcome.conversation_id,
+        "messages": [m.model_dump(mode="json") for m in outcome.messages],
+        "state": outcome.state.public(),
+    }
+
+
+def reply_body(outcome: TurnOutcome) -> dict[str, Any]:
+    return {
+        "conversation_id": outcome.conversation_id,
+        "messages": [m.model_dump(mode="json") for m in outcome.messages],
+        "state": outcome.state.public(),
+        "analysis": analysis_body(outcome),
+    }
+
+
+def analysis_body(outcome: TurnOutcome) -> dict[str, Any] | None:
+    if outcome.analysis is None:
+        return None
+    return outcome.analysis.model_dump(mode="json", include=ANALYSIS_FIELDS)
+
+
+# The `Analysis` shape of CONTRACT.md (what `agent classify` writes).
+ANALYSIS_FIELDS = {"text", "language", "emotion", "emotion_scores", "intents", "entities"}

@@ -1,0 +1,383 @@
+"""The turn pipeline every channel uses (ARCHITECTURE.md):
+
+inbound text -> analyze -> compliance.observe -> dialogue.decide -> templates.render
+-> compliance.guard -> audit.append + store (one committed transaction) -> reply.
+
+Nothing leaves `handle` or `start` before the transaction holding the turn and its
+audit events has committed; if the commit fails the caller gets `Unavailable` and
+the debtor hears nothing (ALL-LOG-FIRST, fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakValueDictionary
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.compliance.audit import AuditChain
+from agent.compliance.guard import Guard, Utterance
+from agent.compliance.observe import STICKY_ACCOUNT_FLAGS, observe
+from agent.dialogue.manager import AccountFacts, Decision, DialogueManager
+from agent.dialogue.templates import Rendered
+from agent.domain import (
+    SUPPORTED_LOCALES,
+    Analysis,
+    AnalysisContext,
+    ConversationState,
+    GuardResult,
+    Message,
+    Tone,
+)
+from agent.errors import Conflict, InvalidInput, NotFound, Unavailable
+from agent.logs import log_event
+from agent.nlp.analyzer import Analyzer
+from agent.store import repository
+from agent.store.models import Account, Conversation, Debtor, PromiseToPay, Turn
+from agent.store.store import Store
+
+log = logging.getLogger("agent.pipeline")
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    message: Message
+    guard: GuardResult
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    conversation_id: str
+    session_id: str
+    messages: list[Message]
+    state: ConversationState
+    analysis: Analysis | None = None
+
+
+class TurnPipeline:
+    def __init__(
+        self,
+        store: Store,
+        analyzer: Analyzer,
+        dialogue: DialogueManager,
+        guard: Guard,
+        *,
+        policy_id: str,
+        business_name: str,
+        callback_number: str,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.store = store
+        self.analyzer = analyzer
+        self.dialogue = dialogue
+        self.guard = guard
+        self.policy_id = policy_id
+        self.business_name = business_name
+        self.callback_number = callback_number
+        self.clock = clock
+        # One turn at a time per conversation inside this process; across replicas the
+        # turn counter check in `_commit_turn` rejects the loser with a 409.
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    # -- public API -----------------------------------------------------------------------
+
+    async def start(self, account_ref: str, locale: str | None, channel: str) -> TurnOutcome:
+        async with self.store.read() as session:
+            found = await repository.account_with_debtor(session, account_ref)
+        if found is None:
+            raise NotFound("account_not_found", f"no account {account_ref!r}")
+        account, debtor = found
+        locale = locale or debtor.preferred_locale
+        if locale not in SUPPORTED_LOCALES:
+            raise InvalidInput(
+                "unsupported_locale",
+                f"locale {locale!r} is not supported; use one of {list(SUPPORTED_LOCALES)}",
+            )
+        now = self.clock()
+        facts = self._facts(account, debtor, locale, channel, now)
+        state, decision = self.dialogue.begin(self.policy_id, facts, list(account.flags or []))
+        outbound = self._guarded(decision, state, facts)
+        conversation = Conversation(
+            id=str(uuid.uuid4()),
+            session_id=secrets.token_urlsafe(18),
+            account_id=account.id,
+            tenant=account.tenant,
+            channel=channel,
+            locale=locale,
+            policy_id=decision.policy_id,
+            policy_version=decision.policy_version,
+            state=state.model_dump(mode="json"),
+            turn_count=0,
+            started_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.store.write() as session:
+                chain = await AuditChain.open(session)
+                session.add(conversation)
+                await session.flush()
+                chain.append(
+                    "conversation.started",
+                    conversation.id,
+                    {
+                        "account_ref": account.account_ref,
+                        "tenant": account.tenant,
+                        "channel": channel,
+                        "locale": locale,
+                        "policy_id": decision.policy_id,
+                        "policy_version": decision.policy_version,
+                    },
+                )
+                self._add_outbound(session, chain, conversation, decision, outbound, now)
+                await chain.close()
+        except SQLAlchemyError as exc:
+            raise self._unavailable(exc, conversation.id) from exc
+        log_event(log, "conversation_started", conversation_id=conversation.id, channel=channel)
+        return TurnOutcome(
+            conversation.id, conversation.session_id, [o.message for o in outbound], state
+        )
+
+    async def handle(self, session_id: str, text: str) -> TurnOutcome:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        async with lock:
+            return await self._handle(session_id, text)
+
+    # -- the turn -------------------------------------------------------------------------
+
+    async def _handle(self, session_id: str, text: str) -> TurnOutcome:
+        async with self.store.read() as session:
+            conversation = await repository.conversation_by_session(session, session_id)
+            if conversation is None:
+                raise NotFound("session_not_found", f"no chat session {session_id!r}")
+            account, debtor = await repository.account_by_id(session, conversation.account_id)
+        state = ConversationState.model_validate(conversation.state)
+        if state.ended:
+            raise Conflict("conversation_ended", "this conversation has ended")
+        now = self.clock()
+        facts = self._facts(account, debtor, conversation.locale, conversation.channel, now)
+        context = AnalysisContext(
+            today=facts.today,
+            timezone=debtor.timezone,
+            locale=conversation.locale,
+            default_currency=account.currency,
+        )
+        [analysis] = await self.analyzer.analyze([text], context)
+        observed = state.model_copy(deep=True)
+        new_flags = observe(observed, analysis)
+        new_state, decision = self.dialogue.respond(self.policy_id, observed, analysis, facts)
+        outbound = self._guarded(decision, new_state, facts)
+        await self._commit_turn(
+            conversation, account, text, analysis, new_flags, new_state, decision, outbound, now
+        )
+        log_event(
+            log,
+            "turn",
+            conversation_id=conversation.id,
+            step=decision.to_step,
+            rule=decision.rule,
+            tone=decision.tone.value,
+            intents=[i.value for i in analysis.intents],
+            emotion=analysis.emotion.value,
+        )
+        return TurnOutcome(
+            conversation.id, session_id, [o.message for o in outbound], new_state, analysis
+        )
+
+    async def _commit_turn(
+        self,
+        loaded: Conversation,
+        account: Account,
+        text: str,
+        analysis: Analysis,
+        new_flags: list[str],
+        state: ConversationState,
+        decision: Decision,
+        outbound: list[OutboundMessage],
+        now: dt.datetime,
+    ) -> None:
+        try:
+            async with self.store.write() as session:
+                chain = await AuditChain.open(session)
+                conversation = (
+                    await session.execute(
+                        select(Conversation).where(Conversation.id == loaded.id).with_for_update()
+                    )
+                ).scalar_one()
+                if conversation.turn_count != loaded.turn_count:
+                    raise Conflict("turn_conflict", "another turn was taken first; resend")
+                seq = await repository.last_turn_seq(session, conversation.id) + 1
+                session.add(
+                    Turn(
+                        conversation_id=conversation.id,
+                        seq=seq,
+                        role="debtor",
+                        text=text,
+                        created_at=now,
+                        analysis=analysis.model_dump(mode="json"),
+                    )
+                )
+                chain.append(
+                    "turn.inbound",
+                    conversation.id,
+                    {
+                        "turn": seq,
+                        "text": text,
+                        "analysis": analysis.model_dump(mode="json"),
+                        "flags_raised": new_flags,
+                    },
+                )
+                self._add_outbound(session, chain, conversation, decision, outbound, now, seq + 1)
+                if decision.promise_captured is not None:
+                    promise = decision.promise_captured
+                    session.add(
+                        PromiseToPay(
+                            conversation_id=conversation.id,
+                            account_id=account.id,
+                            amount=promise.amount,
+                            currency=promise.currency,
+                            due_date=promise.date,
+                            kind=promise.kind,
+                            installments=promise.installments,
+                            status="open",
+                            created_at=now,
+                        )
+                    )
+                    chain.append(
+                        "promise.captured", conversation.id, promise.model_dump(mode="json")
+                    )
+                sticky = [f for f in new_flags if f in STICKY_ACCOUNT_FLAGS]
+                if sticky:
+                    stored = await session.get(Account, account.id)
+                    assert stored is not None
+                    stored.flags = sorted({*(stored.flags or []), *sticky})
+                    chain.append("account.flags", conversation.id, {"added": sticky})
+                conversation.state = state.model_dump(mode="json")
+                conversation.turn_count += 1
+                conversation.updated_at = now
+                if state.ended and conversation.ended_at is None:
+                    conversation.ended_at = now
+                    chain.append("conversation.ended", conversation.id, {"step": state.step})
+                await chain.close()
+        except SQLAlchemyError as exc:
+            raise self._unavailable(exc, loaded.id) from exc
+
+    def _add_outbound(
+        self,
+        session: AsyncSession,
+        chain: AuditChain,
+        conversation: Conversation,
+        decision: Decision,
+        outbound: list[OutboundMessage],
+        now: dt.datetime,
+        first_seq: int = 1,
+    ) -> None:
+        decision_record = decision.model_dump(mode="json", exclude={"messages"})
+        for offset, item in enumerate(outbound):
+            seq = first_seq + offset
+            message = item.message.model_dump(mode="json")
+            guard = item.guard.model_dump(mode="json")
+            session.add(
+                Turn(
+                    conversation_id=conversation.id,
+                    seq=seq,
+                    role="agent",
+                    text=item.message.text,
+                    created_at=now,
+                    decision={**decision_record, "message": message},
+                    guard=guard,
+                )
+            )
+            chain.append(
+                "turn.outbound",
+                conversation.id,
+                {"turn": seq, "message": message, "decision": decision_record, "guard": guard},
+            )
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _facts(
+        self, account: Account, debtor: Debtor, locale: str, channel: str, now: dt.datetime
+    ) -> AccountFacts:
+        return AccountFacts(
+            account_ref=account.account_ref,
+            given_name=debtor.given_name,
+            date_of_birth=debtor.date_of_birth,
+            creditor=account.creditor,
+            balance=account.balance,
+            currency=account.currency,
+            jurisdiction=account.jurisdiction,
+            days_past_due=account.days_past_due,
+            locale=locale,
+            channel=channel,
+            today=now.astimezone(ZoneInfo(debtor.timezone)).date(),
+            business_name=self.business_name,
+            callback_number=self.callback_number,
+        )
+
+    def _guarded(
+        self, decision: Decision, state: ConversationState, facts: AccountFacts
+    ) -> list[OutboundMessage]:
+        result = []
+        for rendered in decision.messages:
+            verdict = self.guard.check(
+                Utterance(rendered.text, rendered.reveals_debt, state.verified, "template")
+            )
+            if not verdict.allowed:
+                log_event(
+                    log,
+                    "guard_blocked",
+                    logging.WARNING,
+                    template_id=rendered.template_id,
+                    rules=verdict.rule_ids,
+                )
+                rendered = self._fallback(facts, state)
+            result.append(OutboundMessage(_message(rendered), verdict))
+        return result
+
+    def _fallback(self, facts: AccountFacts, state: ConversationState) -> Rendered:
+        context: dict[str, Any] = {
+            "business_name": facts.business_name,
+            "callback_number": facts.callback_number,
+            "verified": state.verified,
+        }
+        return self.dialogue.templates.render("safe_fallback", facts.locale, Tone.neutral, context)
+
+    @staticmethod
+    def _unavailable(exc: Exception, conversation_id: str) -> Unavailable:
+        log_event(
+            log,
+            "turn_not_logged",
+            logging.ERROR,
+            conversation_id=conversation_id,
+            error=type(exc).__name__,
+        )
+        return Unavailable("store_unavailable", "the turn could not be logged; nothing was said")
+
+
+def _message(rendered: Rendered) -> Message:
+    return Message(
+        role="agent",
+        text=rendered.text,
+        template_id=rendered.template_id,
+        tone=rendered.tone,
+        template_version=rendered.template_version,
+        template_hash=rendered.template_hash,
+    )

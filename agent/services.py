@@ -1,0 +1,60 @@
+"""The service's parts, built once (by the app's lifespan or by a CLI command)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from agent.compliance.guard import Guard
+from agent.dialogue.manager import DialogueManager
+from agent.dialogue.policy import load_policies
+from agent.dialogue.templates import TemplateLibrary
+from agent.logs import log_event
+from agent.nlp.analyzer import Analyzer, LexiconAnalyzer
+from agent.pipeline import Clock, TurnPipeline, system_clock
+from agent.settings import Settings
+from agent.store.seed import seed_demo
+from agent.store.store import Store
+
+log = logging.getLogger("agent.services")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    analyzer: Analyzer
+    dialogue: DialogueManager
+    pipeline: TurnPipeline
+
+
+def load_dialogue(settings: Settings) -> DialogueManager:
+    """Policies and templates; raises ConfigError (file:line) when either is wrong."""
+    templates = TemplateLibrary(settings.templates_dir)
+    policies = load_policies(settings.policies_dir)
+    if settings.default_policy not in policies:
+        raise ValueError(
+            f"AGENT_DEFAULT_POLICY {settings.default_policy!r} not in {sorted(policies)}"
+        )
+    return DialogueManager(policies, templates)
+
+
+async def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
+    dialogue = load_dialogue(settings)
+    store = await Store.open(settings.database_url, echo=settings.database_echo)
+    if settings.seed_demo_data:
+        added = await seed_demo(store)
+        if added:
+            log_event(log, "demo_accounts_seeded", count=added)
+    analyzer = LexiconAnalyzer()
+    pipeline = TurnPipeline(
+        store,
+        analyzer,
+        dialogue,
+        Guard(),
+        policy_id=settings.default_policy,
+        business_name=settings.business_name,
+        callback_number=settings.callback_number,
+        clock=clock,
+    )
+    return Services(settings, store, analyzer, dialogue, pipeline)

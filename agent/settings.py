@@ -1,0 +1,50 @@
+"""Every knob of the service, each with an `AGENT_*` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENT_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Storage: SQLite under data_dir unless a URL is given (postgresql+asyncpg://...).
+    data_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""
+    database_echo: bool = False
+    seed_demo_data: bool = True
+
+    policies_dir: Path = PROJECT_ROOT / "dialogue_policies"
+    templates_dir: Path = PROJECT_ROOT / "scripts_templates"
+    default_policy: str = "collections_default"
+
+    # The name the agent introduces itself with: must not reveal debt collection
+    # before the right party is verified (ALL-RPC).
+    business_name: str = "Tact Services"
+    callback_number: str = "+1 800 555 0100"
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    max_message_chars: int = Field(default=2000, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'tact.db'}"
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,55 @@
+"""Queries the service needs, in one place."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.store.models import Account, Conversation, Debtor, Turn
+
+
+async def account_with_debtor(
+    session: AsyncSession, account_ref: str
+) -> tuple[Account, Debtor] | None:
+    row = (
+        await session.execute(
+            select(Account, Debtor)
+            .join(Debtor, Debtor.id == Account.debtor_id)
+            .where(Account.account_ref == account_ref)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def account_by_id(session: AsyncSession, account_id: int) -> tuple[Account, Debtor]:
+    row = (
+        await session.execute(
+            select(Account, Debtor)
+            .join(Debtor, Debtor.id == Account.debtor_id)
+            .where(Account.id == account_id)
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def conversation_by_session(session: AsyncSession, session_id: str) -> Conversation | None:
+    return (
+        await session.execute(select(Conversation).where(Conversation.session_id == session_id))
+    ).scalar_one_or_none()
+
+
+async def turns_of(session: AsyncSession, conversation_id: str) -> list[Turn]:
+    return list(
+        (
+            await session.execute(
+                select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.seq)
+            )
+        ).scalars()
+    )
+
+
+async def last_turn_seq(session: AsyncSession, conversation_id: str) -> int:
+    value = await session.scalar(
+        select(func.max(Turn.seq)).where(Turn.conversation_id == conversation_id)
+    )
+    return int(value or 0)

@@ -63,6 +63,7 @@ async def test_conversation(client: httpx.AsyncClient, case: dict[str, Any]) -> 
     check(case.get("opening", {}), body, "opening")
     session_id = body["session_id"]
     for index, turn in enumerate(case["turns"], start=1):
+        assert isinstance(turn["say"], str), f"quote {turn['say']!r} in the YAML"
         response = await client.post(
             f"/v1/chat/sessions/{session_id}/messages", json={"text": turn["say"]}
         )

@@ -119,6 +119,11 @@ class ConversationState(BaseModel):
     slots: dict[str, str] = Field(default_factory=dict)
     counters: dict[str, int] = Field(default_factory=dict)
     resume_step: str | None = None
+    # Disclosures given in this conversation (ai, recording, mini_miranda, ...).
+    disclosures: list[str] = Field(default_factory=list)
+    # False when an earlier conversation on the account already gave the collection
+    # disclosure (US: later communications use the shorter debt-collector notice).
+    first_communication: bool = True
 
     def add_flag(self, flag: str) -> None:
         if flag not in self.flags:
@@ -148,7 +153,20 @@ class Message(BaseModel):
     template_hash: str | None = None
 
 
+class GuardMatch(BaseModel):
+    rule_id: str
+    family: str
+    text: str  # the words that matched
+    blocking: bool
+
+
 class GuardResult(BaseModel):
+    """The guard's verdict on one utterance. `rule_ids` block; `warnings` only flag."""
+
     allowed: bool
     rule_ids: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    matches: list[GuardMatch] = Field(default_factory=list)
     original_text: str | None = None
+    pack: str | None = None
+    pack_version: int | None = None

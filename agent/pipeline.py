@@ -26,8 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.compliance.audit import AuditChain
+from agent.compliance.flags import active_flags, set_flags
 from agent.compliance.guard import Guard, Utterance
 from agent.compliance.observe import STICKY_ACCOUNT_FLAGS, observe
+from agent.compliance.packs import PackLibrary
 from agent.dialogue.manager import AccountFacts, Decision, DialogueManager
 from agent.dialogue.templates import Rendered
 from agent.domain import (
@@ -77,6 +79,7 @@ class TurnPipeline:
         analyzer: Analyzer,
         dialogue: DialogueManager,
         guard: Guard,
+        packs: PackLibrary,
         *,
         policy_id: str,
         business_name: str,
@@ -87,6 +90,7 @@ class TurnPipeline:
         self.analyzer = analyzer
         self.dialogue = dialogue
         self.guard = guard
+        self.packs = packs
         self.policy_id = policy_id
         self.business_name = business_name
         self.callback_number = callback_number
@@ -98,20 +102,22 @@ class TurnPipeline:
     # -- public API -----------------------------------------------------------------------
 
     async def start(self, account_ref: str, locale: str | None, channel: str) -> TurnOutcome:
+        now = self.clock()
         async with self.store.read() as session:
             found = await repository.account_with_debtor(session, account_ref)
-        if found is None:
-            raise NotFound("account_not_found", f"no account {account_ref!r}")
-        account, debtor = found
+            if found is None:
+                raise NotFound("account_not_found", f"no account {account_ref!r}")
+            account, debtor = found
+            flags = sorted(await active_flags(session, account.id, now))
+            disclosed_before = await repository.collection_disclosure_given(session, account.id)
         locale = locale or debtor.preferred_locale
         if locale not in SUPPORTED_LOCALES:
             raise InvalidInput(
                 "unsupported_locale",
                 f"locale {locale!r} is not supported; use one of {list(SUPPORTED_LOCALES)}",
             )
-        now = self.clock()
-        facts = self._facts(account, debtor, locale, channel, now)
-        state, decision = self.dialogue.begin(self.policy_id, facts, list(account.flags or []))
+        facts = self._facts(account, debtor, locale, channel, now, not disclosed_before)
+        state, decision = self.dialogue.begin(self.policy_id, facts, flags)
         outbound = self._guarded(decision, state, facts)
         conversation = Conversation(
             id=str(uuid.uuid4()),
@@ -172,7 +178,14 @@ class TurnPipeline:
         if state.ended:
             raise Conflict("conversation_ended", "this conversation has ended")
         now = self.clock()
-        facts = self._facts(account, debtor, conversation.locale, conversation.channel, now)
+        facts = self._facts(
+            account,
+            debtor,
+            conversation.locale,
+            conversation.channel,
+            now,
+            state.first_communication,
+        )
         context = AnalysisContext(
             today=facts.today,
             timezone=debtor.timezone,
@@ -264,11 +277,11 @@ class TurnPipeline:
                         "promise.captured", conversation.id, promise.model_dump(mode="json")
                     )
                 sticky = [f for f in new_flags if f in STICKY_ACCOUNT_FLAGS]
-                if sticky:
-                    stored = await session.get(Account, account.id)
-                    assert stored is not None
-                    stored.flags = sorted({*(stored.flags or []), *sticky})
-                    chain.append("account.flags", conversation.id, {"added": sticky})
+                added = await set_flags(
+                    session, account.id, sticky, now, conversation.channel, conversation.id
+                )
+                if added:
+                    chain.append("account.flags", conversation.id, {"added": added})
                 conversation.state = state.model_dump(mode="json")
                 conversation.turn_count += 1
                 conversation.updated_at = now
@@ -314,8 +327,18 @@ class TurnPipeline:
     # -- helpers --------------------------------------------------------------------------
 
     def _facts(
-        self, account: Account, debtor: Debtor, locale: str, channel: str, now: dt.datetime
+        self,
+        account: Account,
+        debtor: Debtor,
+        locale: str,
+        channel: str,
+        now: dt.datetime,
+        first_communication: bool,
     ) -> AccountFacts:
+        pack = self.packs.resolve(account.jurisdiction, account.region)
+        required = list(pack.disclosures_before_balance)
+        if pack.needs_recording_consent(account.region, channel):
+            required.append("recording_consent")
         return AccountFacts(
             account_ref=account.account_ref,
             given_name=debtor.given_name,
@@ -330,6 +353,9 @@ class TurnPipeline:
             today=now.astimezone(ZoneInfo(debtor.timezone)).date(),
             business_name=self.business_name,
             callback_number=self.callback_number,
+            region=account.region,
+            required_disclosures=tuple(required),
+            first_communication=first_communication,
         )
 
     def _guarded(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from agent.compliance.contact_service import ContactService
 from agent.compliance.guard import Guard
+from agent.compliance.packs import PackLibrary
 from agent.dialogue.manager import DialogueManager
 from agent.dialogue.policy import load_policies
 from agent.dialogue.templates import TemplateLibrary
@@ -26,6 +28,8 @@ class Services:
     analyzer: Analyzer
     dialogue: DialogueManager
     pipeline: TurnPipeline
+    packs: PackLibrary
+    contacts: ContactService
 
 
 def load_dialogue(settings: Settings) -> DialogueManager:
@@ -41,6 +45,7 @@ def load_dialogue(settings: Settings) -> DialogueManager:
 
 async def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
     dialogue = load_dialogue(settings)
+    packs = PackLibrary()
     store = await Store.open(settings.database_url, echo=settings.database_echo)
     if settings.seed_demo_data:
         added = await seed_demo(store)
@@ -52,9 +57,11 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
         analyzer,
         dialogue,
         Guard(),
+        packs,
         policy_id=settings.default_policy,
         business_name=settings.business_name,
         callback_number=settings.callback_number,
         clock=clock,
     )
-    return Services(settings, store, analyzer, dialogue, pipeline)
+    contacts = ContactService(store, packs)
+    return Services(settings, store, analyzer, dialogue, pipeline, packs, contacts)

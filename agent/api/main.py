@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from agent.api import audit, chat, conversations, health
+from agent.api import audit, chat, compliance, conversations, health
 
 api_router = APIRouter()
-for module in (health, chat, conversations, audit):
+for module in (health, chat, conversations, audit, compliance):
     api_router.include_router(module.router)

@@ -1,9 +1,11 @@
 """The tamper-evident compliance log: an append-only, hash-chained table.
 
 Each event's hash covers its sequence number, kind, conversation, timestamp,
-payload and the previous event's hash. Changing, deleting or reordering any
-stored event breaks the chain at that event, and `verify` names its sequence
-number. Appends happen inside the caller's transaction, so an event is durable
+the SHA-256 of its payload and the previous event's hash. Changing, deleting or
+reordering any stored event breaks the chain at that event, and `verify` names
+its sequence number. A retention purge may drop a payload (the hash of the
+payload stays, so the chain still verifies) only if a later `retention.purge`
+event lists that sequence number; any other missing payload is reported. Appends happen inside the caller's transaction, so an event is durable
 exactly when the turn it describes is committed (ALL-LOG-FIRST).
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.store.models import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
+PURGE_EVENT = "retention.purge"
 VERIFY_BATCH = 1000
 
 
@@ -28,25 +31,34 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def payload_digest(payload: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(payload))
+
+
 def event_hash(
     seq: int,
     kind: str,
     conversation_id: str | None,
     created_at: str,
-    payload: dict[str, Any],
+    payload_hash: str,
     prev_hash: str,
 ) -> str:
-    body = canonical_json(
-        {
-            "seq": seq,
-            "kind": kind,
-            "conversation_id": conversation_id,
-            "created_at": created_at,
-            "payload": payload,
-            "prev_hash": prev_hash,
-        }
+    return sha256_hex(
+        canonical_json(
+            {
+                "seq": seq,
+                "kind": kind,
+                "conversation_id": conversation_id,
+                "created_at": created_at,
+                "payload_hash": payload_hash,
+                "prev_hash": prev_hash,
+            }
+        )
     )
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 class AuditChain:
@@ -71,13 +83,15 @@ class AuditChain:
         normalised: dict[str, Any] = json.loads(canonical_json(payload))
         seq = self._seq + 1
         created_at = datetime.now(UTC).isoformat(timespec="microseconds")
-        digest = event_hash(seq, kind, conversation_id, created_at, normalised, self._hash)
+        content_hash = payload_digest(normalised)
+        digest = event_hash(seq, kind, conversation_id, created_at, content_hash, self._hash)
         event = AuditEvent(
             seq=seq,
             kind=kind,
             conversation_id=conversation_id,
             created_at=created_at,
             payload=normalised,
+            payload_hash=content_hash,
             prev_hash=self._hash,
             hash=digest,
         )
@@ -110,6 +124,8 @@ async def verify_chain(session: AsyncSession, max_problems: int = 20) -> VerifyR
     problems: list[dict[str, Any]] = []
     expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
     last_seq = 0
+    purged: set[int] = set()  # payload-less events, to be vouched for by a later purge event
+    vouched: set[int] = set()
     while True:
         batch = (
             (
@@ -136,13 +152,21 @@ async def verify_chain(session: AsyncSession, max_problems: int = 20) -> VerifyR
                 event.kind,
                 event.conversation_id,
                 event.created_at,
-                event.payload,
+                event.payload_hash,
                 event.prev_hash,
             )
+            if event.payload is None:
+                purged.add(event.seq)
+            elif payload_digest(event.payload) != event.payload_hash:
+                recomputed = ""
             if recomputed != event.hash:
                 problems.append({"seq": event.seq, "problem": "content does not match its hash"})
+            if event.kind == PURGE_EVENT and event.payload is not None:
+                vouched.update(event.payload.get("seqs", []))
             expected_prev, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
         session.expunge_all()
+    for seq in sorted(purged - vouched):
+        problems.append({"seq": seq, "problem": "payload removed without a purge record"})
     head = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
     if head.seq != last_seq or head.hash != expected_prev:
         problems.append({"seq": head.seq, "problem": "chain head does not match the last event"})

@@ -46,6 +46,12 @@ class AccountFacts:
     today: dt.date
     business_name: str
     callback_number: str
+    region: str | None = None
+    # Disclosures the jurisdiction pack requires before the balance is said.
+    required_disclosures: tuple[str, ...] = ()
+    # False once an earlier conversation gave the collection disclosure (US: later
+    # communications say "This communication is from a debt collector").
+    first_communication: bool = True
 
 
 class Decision(BaseModel):
@@ -71,7 +77,9 @@ class DialogueManager:
         self, policy_id: str, facts: AccountFacts, flags: list[str]
     ) -> tuple[ConversationState, Decision]:
         policy = self.policies[policy_id]
-        state = ConversationState(step=policy.start, flags=list(flags))
+        state = ConversationState(
+            step=policy.start, flags=list(flags), first_communication=facts.first_communication
+        )
         turn = _Turn(self, policy, state, facts, None)
         turn.enter(policy.start)
         return state, turn.decision(policy.start, "start", policy.default_tone)
@@ -233,6 +241,8 @@ class _Turn:
                 }
             case "remember_step", _:
                 state.resume_step = state.step
+            case "disclose", str(name):
+                self._disclosed((name,))
 
     def _collect(self, kind: str) -> None:
         slots = dict(self.state.slots)
@@ -267,6 +277,11 @@ class _Turn:
     def enter(self, step_name: str, tone: Tone | None = None) -> None:
         for _ in range(MAX_CHAIN):
             step = self.policy.steps[step_name]
+            if step.requires_disclosures:
+                divert = self._give_missing_disclosures(step, tone or self.policy.default_tone)
+                if divert is not None and divert != step_name:
+                    step_name = divert
+                    continue
             self.state.step = step_name
             self.state.ended = self.state.ended or step.end
             self.state.handoff = step.handoff
@@ -277,6 +292,29 @@ class _Turn:
             step_name = step.next
         raise RuntimeError(f"policy {self.policy.id}: `next` chain longer than {MAX_CHAIN}")
 
+    def missing_disclosures(self) -> list[str]:
+        return [d for d in self.facts.required_disclosures if d not in self.state.disclosures]
+
+    def _give_missing_disclosures(self, step: Step, tone: Tone) -> str | None:
+        """Say each missing disclosure before `step`, or return the step that must run
+        first (one needing an answer, or the policy's fallback when a disclosure
+        cannot be given): the debt is never discussed without them."""
+        for name in self.missing_disclosures():
+            how = self.policy.disclosures.get(name)
+            if how is not None and how.step is not None:
+                return how.step
+            if how is not None and how.say is not None:
+                self.say(how.say, tone, step)
+        if self.missing_disclosures():
+            self.actions.append("disclosure_missing " + ",".join(self.missing_disclosures()))
+            return self.policy.disclosure_fallback
+        return None
+
+    def _disclosed(self, names: tuple[str, ...]) -> None:
+        new = [n for n in names if n not in self.state.disclosures]
+        if new:
+            self.state.disclosures = [*self.state.disclosures, *new]
+
     def reprompt(self, step: Step, tone: Tone) -> None:
         template = step.reprompt or step.say
         if template:
@@ -284,11 +322,11 @@ class _Turn:
 
     def say(self, template_id: str, tone: Tone, step: Step) -> None:
         used = step.tone or tone
-        self.messages.append(
-            self.manager.templates.render(
-                template_id, self.facts.locale, used, self.render_context()
-            )
+        rendered = self.manager.templates.render(
+            template_id, self.facts.locale, used, self.render_context()
         )
+        self.messages.append(rendered)
+        self._disclosed(rendered.discloses)
 
     def render_context(self) -> dict[str, Any]:
         facts = self.facts
@@ -302,6 +340,8 @@ class _Turn:
             "currency": facts.currency,
             "days_past_due": facts.days_past_due,
             "jurisdiction": facts.jurisdiction,
+            "region": facts.region,
+            "first_communication": facts.first_communication,
             "channel": facts.channel,
             "verified": self.state.verified,
             "promise": pending.model_dump() if pending else None,

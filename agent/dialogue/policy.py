@@ -35,6 +35,7 @@ ACTIONS: dict[str, bool] = {
     "clear_promise": False,
     "save_text": True,
     "remember_step": False,
+    "disclose": True,
 }
 
 
@@ -64,6 +65,16 @@ class Step:
     handoff: bool
     tone: Tone | None
     transitions: tuple[Transition, ...]
+    requires_disclosures: bool = False
+
+
+@dataclass(frozen=True)
+class DisclosureHow:
+    """How a policy gives a required disclosure: say a template, or run a step
+    (when the debtor must answer, e.g. recording consent)."""
+
+    say: str | None = None
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,8 @@ class Policy:
     default_tone: Tone
     interrupts: tuple[Transition, ...]
     fallbacks: tuple[Transition, ...]
+    disclosures: dict[str, DisclosureHow] = field(default_factory=dict)
+    disclosure_fallback: str | None = None
     plan_max_months: int = 12
     plan_min_installment_share: Decimal = Decimal("0.05")
     templates_used: frozenset[str] = field(default_factory=frozenset)
@@ -132,6 +145,11 @@ class _PolicyBuilder:
     def build(self, raw: dict[str, Any]) -> Policy:
         settings = raw.get("settings", {})
         steps = {name: self._step(name, body) for name, body in raw["steps"].items()}
+        disclosures = {
+            name: DisclosureHow(say=how.get("say"), step=how.get("step"))
+            for name, how in raw.get("disclosures", {}).items()
+        }
+        self.templates.update(d.say for d in disclosures.values() if d.say)
         policy = Policy(
             id=raw["id"],
             version=raw["version"],
@@ -144,6 +162,8 @@ class _PolicyBuilder:
             default_tone=Tone(raw["tone"]["default"]),
             interrupts=self._transitions("interrupt", raw.get("interrupts", [])),
             fallbacks=self._transitions("fallback", raw.get("fallbacks", [])),
+            disclosures=disclosures,
+            disclosure_fallback=raw.get("disclosure_fallback"),
             plan_max_months=settings.get("plan_max_months", 12),
             plan_min_installment_share=Decimal(
                 str(settings.get("plan_min_installment_share", 0.05))
@@ -166,6 +186,7 @@ class _PolicyBuilder:
             handoff=body.get("handoff", False),
             tone=Tone(body["tone"]) if "tone" in body else None,
             transitions=self._transitions(name, body.get("on_reply", [])),
+            requires_disclosures=body.get("requires_disclosures", False),
         )
 
     def _transitions(self, prefix: str, items: list[dict[str, Any]]) -> tuple[Transition, ...]:
@@ -209,12 +230,19 @@ class _PolicyBuilder:
                 raise ConfigError(self.path, line_of(target), f"unknown step {target!r}")
 
         check(raw["start"])
+        check(raw.get("disclosure_fallback"))
+        for how in raw.get("disclosures", {}).values():
+            check(how.get("step"))
         for body in raw["steps"].values():
             check(body.get("next"))
             for item in body.get("on_reply", []):
                 check(item.get("goto"))
         for item in [*raw.get("interrupts", []), *raw.get("fallbacks", [])]:
             check(item.get("goto"))
+        if policy.disclosure_fallback is None and any(
+            s.requires_disclosures for s in policy.steps.values()
+        ):
+            raise ConfigError(self.path, 1, "steps require disclosures: set `disclosure_fallback`")
         for name, step in policy.steps.items():
             if step.say is None and step.next is None:
                 line = line_of(raw["steps"][name])

@@ -2,7 +2,8 @@
 
 Each file declares an id, a version, the template's purpose (used to rank
 suggestions for human agents), whether it reveals the debt (such text may only be
-said to a verified debtor), and one Jinja2 text per tone. `neutral` is required;
+said to a verified debtor), which required disclosures it gives (`discloses`),
+and one Jinja2 text per tone. `neutral` is required;
 a missing tone falls back to `neutral`, and the message then reports `neutral`,
 so the log always says which words were actually used.
 
@@ -39,6 +40,7 @@ class Template:
     locale: str
     purpose: str
     reveals_debt: bool
+    discloses: tuple[str, ...]
     sources: dict[Tone, str]
     hash: str
     path: Path
@@ -53,6 +55,7 @@ class Rendered:
     tone: Tone
     text: str
     reveals_debt: bool
+    discloses: tuple[str, ...] = ()
 
 
 def money(amount: Decimal | float | str, currency: str, locale: str) -> str:
@@ -133,6 +136,7 @@ class TemplateLibrary:
             locale=locale,
             purpose=str(raw["purpose"]),
             reveals_debt=bool(raw.get("reveals_debt", False)),
+            discloses=tuple(str(d) for d in raw.get("discloses", [])),
             sources=sources,
             hash=digest,
             path=path,
@@ -185,4 +189,5 @@ class TemplateLibrary:
             tone=used_tone,
             text=text,
             reveals_debt=template.reveals_debt,
+            discloses=template.discloses,
         )

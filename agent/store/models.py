@@ -51,8 +51,43 @@ class Account(Base):
     jurisdiction: Mapped[str] = mapped_column(String(8))
     region: Mapped[str | None] = mapped_column(String(16), nullable=True)
     days_past_due: Mapped[int] = mapped_column(Integer, default=0)
-    # Sticky flags that hold across channels and conversations (cease_contact, attorney...).
-    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class AccountFlag(Base):
+    """A flag that holds across channels and conversations (cease_contact, attorney...).
+
+    Set from any channel, read by every channel and by outbound contact checks."""
+
+    __tablename__ = "account_flags"
+    __table_args__ = (UniqueConstraint("account_id", "flag", name="uq_account_flags_flag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    flag: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    source: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ContactAttempt(Base):
+    """Every contact with a debtor, in either direction, with its outcome.
+
+    Outbound rows are what the contact caps count; inbound rows are kept for the record."""
+
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):
@@ -112,7 +147,10 @@ class AuditEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     conversation_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
     created_at: Mapped[str] = mapped_column(String(40))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The chain covers `payload_hash`, so a retention purge can drop the payload
+    # (NULL) and the chain still verifies; the purge itself is a chained event.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    payload_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -53,3 +53,16 @@ async def last_turn_seq(session: AsyncSession, conversation_id: str) -> int:
         select(func.max(Turn.seq)).where(Turn.conversation_id == conversation_id)
     )
     return int(value or 0)
+
+
+async def collection_disclosure_given(session: AsyncSession, account_id: int) -> bool:
+    """Did any earlier conversation on this account give the collection disclosure?"""
+    states = (
+        await session.execute(
+            select(Conversation.state).where(Conversation.account_id == account_id)
+        )
+    ).scalars()
+    return any(
+        {"mini_miranda", "collection_notice"} & set(state.get("disclosures", []))
+        for state in states
+    )

@@ -95,7 +95,6 @@ async def seed_demo(store: Store) -> int:
                     jurisdiction=spec["jurisdiction"],
                     region=spec["region"],
                     days_past_due=spec["days_past_due"],
-                    flags=[],
                 )
             )
             added += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,9 @@ SETTINGS = Settings()
 DEFAULT_POLICY = SETTINGS.policies_dir / "collections_default.yaml"
 
 
-def sample_context(verified: bool, kind: str) -> dict[str, object]:
+def sample_context(
+    verified: bool, kind: str, jurisdiction: str = "US", first_communication: bool = True
+) -> dict[str, object]:
     return {
         "given_name": "Alex",
         "business_name": "Tact Services",
@@ -30,7 +33,9 @@ def sample_context(verified: bool, kind: str) -> dict[str, object]:
         "balance": Decimal("1240.50"),
         "currency": "USD",
         "days_past_due": 64,
-        "jurisdiction": "US",
+        "jurisdiction": jurisdiction,
+        "region": "NY" if jurisdiction == "US" else None,
+        "first_communication": first_communication,
         "channel": "chat",
         "verified": verified,
         "promise": {
@@ -64,15 +69,15 @@ def test_every_template_variant_renders(locale: str) -> None:
     rendered = 0
     for template in library.templates(locale):
         for tone in template.sources:
-            for verified in (True, False):
-                for kind in ("single", "plan"):
-                    result = library.render(
-                        template.id, locale, tone, sample_context(verified, kind)
-                    )
-                    assert result.text.strip(), (template.id, tone)
-                    assert "{{" not in result.text and "{%" not in result.text
-                    assert result.tone == tone
-                    rendered += 1
+            for verified, kind, jurisdiction, first in itertools.product(
+                (True, False), ("single", "plan"), ("US", "UK", "CN"), (True, False)
+            ):
+                context = sample_context(verified, kind, jurisdiction, first)
+                result = library.render(template.id, locale, tone, context)
+                assert result.text.strip(), (template.id, tone)
+                assert "{{" not in result.text and "{%" not in result.text
+                assert result.tone == tone
+                rendered += 1
     assert rendered > 100
 
 

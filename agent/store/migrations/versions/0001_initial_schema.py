@@ -22,7 +22,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("conversation_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", sa.String(length=40), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=True),
+        sa.Column("payload_hash", sa.String(length=64), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
@@ -69,7 +70,6 @@ def upgrade() -> None:
         sa.Column("jurisdiction", sa.String(length=8), nullable=False),
         sa.Column("region", sa.String(length=16), nullable=True),
         sa.Column("days_past_due", sa.Integer(), nullable=False),
-        sa.Column("flags", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["debtor_id"],
             ["debtors.id"],
@@ -79,6 +79,61 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_accounts_tenant"), ["tenant"], unique=False)
+
+    op.create_table(
+        "account_flags",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("flag", sa.String(length=64), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("conversation_id", sa.String(length=36), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("account_id", "flag", name="uq_account_flags_flag"),
+    )
+    with op.batch_alter_table("account_flags", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_account_flags_account_id"), ["account_id"], unique=False
+        )
+
+    op.create_table(
+        "contact_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("debtor_id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("number", sa.String(length=32), nullable=True),
+        sa.Column("purpose", sa.String(length=32), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["debtor_id"],
+            ["debtors.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("contact_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_contact_attempts_account_id"), ["account_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_contact_attempts_debtor_id"), ["debtor_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_contact_attempts_started_at"), ["started_at"], unique=False
+        )
 
     op.create_table(
         "conversations",
@@ -175,6 +230,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_conversations_account_id"))
 
     op.drop_table("conversations")
+    with op.batch_alter_table("contact_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contact_attempts_started_at"))
+        batch_op.drop_index(batch_op.f("ix_contact_attempts_debtor_id"))
+        batch_op.drop_index(batch_op.f("ix_contact_attempts_account_id"))
+
+    op.drop_table("contact_attempts")
+    with op.batch_alter_table("account_flags", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_account_flags_account_id"))
+
+    op.drop_table("account_flags")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_accounts_tenant"))
 

@@ -1,0 +1,95 @@
+"""Compliance endpoints: contact checks and account flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
+
+from agent.api.deps import ServicesDep
+from agent.compliance.audit import AuditChain
+from agent.compliance.flags import SETTABLE_FLAGS, active_flags, set_flags
+from agent.errors import InvalidInput, NotFound
+from agent.store import repository
+
+router = APIRouter(tags=["compliance"])
+
+Channel = Literal["call", "sms", "email", "chat", "voice"]
+
+
+class ContactCheck(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    account_ref: StrictStr = Field(min_length=1, max_length=64)
+    channel: Channel = "call"
+    at: AwareDatetime | None = None
+    number: StrictStr | None = Field(default=None, max_length=32)
+    purpose: Literal["collection", "cease_confirmation"] = "collection"
+
+
+class FlagSet(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    flag: StrictStr
+    expires_at: AwareDatetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/v1/compliance/contact-check")
+async def contact_check(body: ContactCheck, services: ServicesDep) -> dict[str, object]:
+    """May we contact this debtor now? Read-only: nothing is recorded."""
+    at = (body.at or services.pipeline.clock()).astimezone(dt.UTC)
+    decision = await services.contacts.check(
+        body.account_ref, body.channel, at, body.number, body.purpose
+    )
+    return decision.as_dict()
+
+
+@router.get("/v1/accounts/{account_ref}/flags")
+async def list_flags(account_ref: str, services: ServicesDep) -> dict[str, object]:
+    async with services.store.read() as session:
+        found = await repository.account_with_debtor(session, account_ref)
+        if found is None:
+            raise NotFound("account_not_found", f"no account {account_ref!r}")
+        flags = await active_flags(session, found[0].id, services.pipeline.clock())
+    return {
+        "account_ref": account_ref,
+        "flags": {
+            name: {
+                "set_at": s.set_at.isoformat(),
+                "expires_at": s.expires_at.isoformat() if s.expires_at else None,
+            }
+            for name, s in sorted(flags.items())
+        },
+    }
+
+
+@router.post("/v1/accounts/{account_ref}/flags", status_code=201)
+async def add_flag(account_ref: str, body: FlagSet, services: ServicesDep) -> dict[str, object]:
+    if body.flag not in SETTABLE_FLAGS:
+        raise InvalidInput(
+            "unknown_flag", f"flag {body.flag!r} is not one of {sorted(SETTABLE_FLAGS)}"
+        )
+    now = services.pipeline.clock()
+    async with services.store.write() as session:
+        chain = await AuditChain.open(session)
+        found = await repository.account_with_debtor(session, account_ref)
+        if found is None:
+            raise NotFound("account_not_found", f"no account {account_ref!r}")
+        added = await set_flags(
+            session, found[0].id, [body.flag], now, "api", None, body.expires_at, body.details
+        )
+        chain.append(
+            "account.flags",
+            None,
+            {
+                "account_ref": account_ref,
+                "added": added,
+                "expires_at": body.expires_at.isoformat() if body.expires_at else None,
+                "source": "api",
+            },
+        )
+        await chain.close()
+    return {"account_ref": account_ref, "flag": body.flag, "added": bool(added)}

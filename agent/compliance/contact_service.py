@@ -1,0 +1,145 @@
+"""Contact checks against the store: `check` reads; `reserve` checks and records an
+attempt in one transaction, so two workers racing for one debtor can never both
+pass a cap. Every decision, allowed or refused, is appended to the audit chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.compliance.audit import AuditChain
+from agent.compliance.contact import Attempt, ContactDecision, Subject, may_contact
+from agent.compliance.flags import active_flags, as_utc
+from agent.compliance.packs import PackLibrary
+from agent.errors import NotFound
+from agent.store import repository
+from agent.store.models import Account, ContactAttempt, Debtor
+from agent.store.store import Store
+
+HISTORY_DAYS = 10  # longer than any cap's window
+
+
+@dataclass(frozen=True)
+class Reservation:
+    decision: ContactDecision
+    attempt_id: int | None
+
+
+class ContactService:
+    def __init__(self, store: Store, packs: PackLibrary) -> None:
+        self.store = store
+        self.packs = packs
+
+    async def check(
+        self,
+        account_ref: str,
+        channel: str,
+        at: dt.datetime,
+        number: str | None = None,
+        purpose: str = "collection",
+    ) -> ContactDecision:
+        async with self.store.read() as session:
+            account, debtor = await self._load(session, account_ref)
+            return await self._decide(session, account, debtor, channel, at, number, purpose)
+
+    async def reserve(
+        self,
+        account_ref: str,
+        channel: str,
+        at: dt.datetime,
+        number: str | None = None,
+        purpose: str = "collection",
+    ) -> Reservation:
+        async with self.store.write() as session:
+            chain = await AuditChain.open(session)
+            account, debtor = await self._load(session, account_ref)
+            # Serialise every contact decision for this debtor (PostgreSQL row lock).
+            await session.execute(select(Debtor.id).where(Debtor.id == debtor.id).with_for_update())
+            decision = await self._decide(session, account, debtor, channel, at, number, purpose)
+            attempt_id = None
+            if decision.allowed:
+                attempt = ContactAttempt(
+                    debtor_id=debtor.id,
+                    account_id=account.id,
+                    channel=channel,
+                    direction="outbound",
+                    number=number,
+                    purpose=purpose,
+                    outcome="pending",
+                    started_at=at,
+                    updated_at=at,
+                )
+                session.add(attempt)
+                await session.flush()
+                attempt_id = attempt.id
+            chain.append(
+                "contact.allowed" if decision.allowed else "contact.refused",
+                None,
+                {
+                    "account_ref": account.account_ref,
+                    "channel": channel,
+                    "purpose": purpose,
+                    "attempt_id": attempt_id,
+                    "at": at.isoformat(),
+                    **decision.as_dict(),
+                },
+            )
+            await chain.close()
+        return Reservation(decision, attempt_id)
+
+    async def record_outcome(self, attempt_id: int, outcome: str, at: dt.datetime) -> None:
+        async with self.store.write() as session:
+            attempt = await session.get(ContactAttempt, attempt_id)
+            if attempt is None:
+                raise NotFound("attempt_not_found", f"no contact attempt {attempt_id}")
+            attempt.outcome, attempt.updated_at = outcome, at
+
+    async def _load(self, session: AsyncSession, account_ref: str) -> tuple[Account, Debtor]:
+        found = await repository.account_with_debtor(session, account_ref)
+        if found is None:
+            raise NotFound("account_not_found", f"no account {account_ref!r}")
+        return found
+
+    async def _decide(
+        self,
+        session: AsyncSession,
+        account: Account,
+        debtor: Debtor,
+        channel: str,
+        at: dt.datetime,
+        number: str | None,
+        purpose: str,
+    ) -> ContactDecision:
+        rows = (
+            await session.execute(
+                select(ContactAttempt).where(
+                    ContactAttempt.debtor_id == debtor.id,
+                    ContactAttempt.started_at > at - dt.timedelta(days=HISTORY_DAYS),
+                )
+            )
+        ).scalars()
+        history = [
+            Attempt(
+                at=as_utc(row.started_at) or at,
+                account_id=row.account_id,
+                channel=row.channel,
+                direction=row.direction,
+                outcome=row.outcome,
+                number=row.number,
+                purpose=row.purpose,
+            )
+            for row in rows
+        ]
+        subject = Subject(
+            account_id=account.id,
+            jurisdiction=account.jurisdiction,
+            region=account.region,
+            address_timezone=debtor.timezone or None,
+            phones=tuple(debtor.phones or ()),
+            flags=await active_flags(session, account.id, at),
+        )
+        pack = self.packs.resolve(account.jurisdiction, account.region)
+        return may_contact(pack, subject, history, channel, at, number, purpose)

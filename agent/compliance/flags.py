@@ -1,0 +1,92 @@
+"""Account flags: set from any channel, honoured by every channel and by outbound contact."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent.compliance.contact import FlagState
+from agent.store.models import AccountFlag
+
+# Flags a compliance officer or an integration may set through the API, besides the
+# ones the conversation raises (see compliance/observe.py).
+SETTABLE_FLAGS = frozenset(
+    {
+        "cease_contact",
+        "attorney",
+        "bankruptcy",
+        "dispute",
+        "vulnerability",
+        "vulnerability_pause",
+        "breathing_space",
+        "capacity_concern",
+        "advice_pause",
+        "no_work_contact",
+        "optout_call",
+        "optout_sms",
+        "optout_email",
+        "litigation_authorized",
+        "time_barred",
+    }
+)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+async def active_flags(
+    session: AsyncSession, account_id: int, at: dt.datetime
+) -> dict[str, FlagState]:
+    rows = (
+        await session.execute(select(AccountFlag).where(AccountFlag.account_id == account_id))
+    ).scalars()
+    states = {row.flag: FlagState(as_utc(row.set_at) or at, as_utc(row.expires_at)) for row in rows}
+    return {name: state for name, state in states.items() if state.active(at)}
+
+
+async def set_flags(
+    session: AsyncSession,
+    account_id: int,
+    flags: Iterable[str],
+    at: dt.datetime,
+    source: str,
+    conversation_id: str | None = None,
+    expires_at: dt.datetime | None = None,
+    details: dict[str, Any] | None = None,
+) -> list[str]:
+    """Set (or renew) flags; returns those that were not already active."""
+    existing = {
+        row.flag: row
+        for row in (
+            await session.execute(select(AccountFlag).where(AccountFlag.account_id == account_id))
+        ).scalars()
+    }
+    added = []
+    for flag in dict.fromkeys(flags):
+        row = existing.get(flag)
+        if row is None:
+            session.add(
+                AccountFlag(
+                    account_id=account_id,
+                    flag=flag,
+                    set_at=at,
+                    expires_at=expires_at,
+                    source=source,
+                    conversation_id=conversation_id,
+                    details=details or {},
+                )
+            )
+            added.append(flag)
+        elif not FlagState(as_utc(row.set_at) or at, as_utc(row.expires_at)).active(at):
+            row.set_at, row.expires_at, row.source = at, expires_at, source
+            row.conversation_id, row.details = conversation_id, details or {}
+            added.append(flag)
+    return added

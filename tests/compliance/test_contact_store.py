@@ -1,0 +1,111 @@
+"""Contact reservations against the real databases, including a race on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from agent.app import create_app
+from agent.compliance.audit import verify_chain
+from agent.settings import Settings
+from agent.store.models import ContactAttempt
+from tests.conftest import fixed_clock, http_client
+from tests.databases import DATABASES, fresh_database_url
+
+NY = ZoneInfo("America/New_York")
+NOON_NY = dt.datetime(2026, 12, 2, 12, 0, tzinfo=NY).astimezone(dt.UTC)
+
+
+@pytest.fixture(params=DATABASES)
+async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    async with fresh_database_url(request.param, tmp_path) as url:
+        application = create_app(
+            Settings(data_dir=tmp_path, database_url=url, log_format="console"), clock=fixed_clock
+        )
+        async with application.router.lifespan_context(application):
+            yield application
+
+
+async def test_fifty_concurrent_attempts_allow_exactly_the_remaining_cap(app: FastAPI) -> None:
+    contacts = app.state.services.contacts
+    # Two attempts already this week: five remain of the US 7-in-7 cap.
+    for hours in (1, 2):
+        reserved = await contacts.reserve(
+            "DEMO-US-001", "call", NOON_NY - dt.timedelta(days=1, hours=hours)
+        )
+        assert reserved.decision.allowed
+    results = await asyncio.gather(
+        *(contacts.reserve("DEMO-US-001", "call", NOON_NY) for _ in range(50))
+    )
+    allowed = [r for r in results if r.decision.allowed]
+    refused = [r for r in results if not r.decision.allowed]
+    assert len(allowed) == 5
+    assert all(r.decision.rules == ["US-7IN7"] for r in refused)
+    async with app.state.services.store.read() as session:
+        count = await session.scalar(select(func.count()).select_from(ContactAttempt))
+        report = await verify_chain(session)
+    assert count == 7
+    assert report.ok and report.events == 52  # every decision, allowed or refused, is logged
+
+
+async def test_outcomes_feed_the_cn_counters(app: FastAPI) -> None:
+    contacts = app.state.services.contacts
+    morning = dt.datetime(2026, 12, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(dt.UTC)
+    for minutes in range(3):
+        reserved = await contacts.reserve(
+            "DEMO-CN-001", "call", morning + dt.timedelta(minutes=minutes), "+8613800138000"
+        )
+        assert reserved.attempt_id is not None
+        await contacts.record_outcome(reserved.attempt_id, "conversation", morning)
+    decision = await contacts.check(
+        "DEMO-CN-001", "call", morning + dt.timedelta(hours=3), "+8613800138000"
+    )
+    assert not decision.allowed and decision.rules == ["CN-FREQ"]
+
+
+async def test_flags_set_in_chat_are_honoured_by_outbound_contact(app: FastAPI) -> None:
+    async with http_client(app) as client:
+        session = (
+            await client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"})
+        ).json()
+        await client.post(
+            f"/v1/chat/sessions/{session['session_id']}/messages",
+            json={"text": "talk to my lawyer"},
+        )
+        flags = (await client.get("/v1/accounts/DEMO-US-001/flags")).json()["flags"]
+        assert "attorney" in flags
+        check = await client.post(
+            "/v1/compliance/contact-check",
+            json={"account_ref": "DEMO-US-001", "channel": "call", "at": NOON_NY.isoformat()},
+        )
+        assert check.json()["allowed"] is False and "US-ATTY" in check.json()["rules"]
+        # The flag holds in the next conversation too.
+        again = (await client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"})).json()
+        assert "attorney" in again["state"]["flags"]
+
+
+async def test_breathing_space_set_through_the_api(app: FastAPI) -> None:
+    async with http_client(app) as client:
+        response = await client.post(
+            "/v1/accounts/DEMO-UK-001/flags",
+            json={"flag": "breathing_space", "expires_at": "2027-01-31T00:00:00+00:00"},
+        )
+        assert response.status_code == 201
+        check = (
+            await client.post(
+                "/v1/compliance/contact-check",
+                json={"account_ref": "DEMO-UK-001", "at": "2026-12-02T12:00:00+00:00"},
+            )
+        ).json()
+        assert check["rules"] == ["UK-BS"]
+        bad = await client.post("/v1/accounts/DEMO-UK-001/flags", json={"flag": "vip"})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_flag"
+        missing = await client.post("/v1/compliance/contact-check", json={"account_ref": "NOPE"})
+        assert missing.status_code == 404

@@ -18,9 +18,16 @@ COPY pyproject.toml README.md ./
 COPY agent ./agent
 COPY dialogue_policies ./dialogue_policies
 COPY scripts_templates ./scripts_templates
-RUN pip install . \
+COPY data ./data
+# torch first, the CPU build, so `pip install .` does not pull a CUDA torch.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+RUN pip install "torch==2.13.0" --index-url "$TORCH_INDEX_URL" \
+    && pip install . \
     && mkdir -p /var/lib/tact \
     && chown -R tact:tact /var/lib/tact
+# The classifier is built into the image (seeded, ~10 min on 2 cores), never at run time.
+ENV AGENT_MODEL_DIR=/app/models/classifier
+RUN agent train --if-missing --train data/train.jsonl --test data/test.jsonl
 
 USER tact
 EXPOSE 8000

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from agent.cli_compliance import compliance_app
 from agent.dialogue.yaml_lines import ConfigError
 from agent.settings import Settings
 
@@ -21,6 +22,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="The compliance log.")
 db_app = typer.Typer(no_args_is_help=True, help="The database.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(compliance_app, name="compliance")
 
 
 def main() -> None:
@@ -86,16 +88,25 @@ def classify(
     output: Annotated[Path | None, typer.Option("--output", help="Write JSON lines here.")] = None,
     locale: Annotated[str, typer.Option(help="Locale for dates and currency.")] = "en-US",
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    analyzer_name: Annotated[
+        str | None, typer.Option("--analyzer", help="model or lexicon (AGENT_ANALYZER).")
+    ] = None,
+    details: Annotated[
+        bool, typer.Option("--details", help="Also write `cues` and `source`.")
+    ] = False,
 ) -> None:
     """Analyse utterances: one per line in, one JSON object per line out."""
     from agent.domain import AnalysisContext
-    from agent.nlp.analyzer import LexiconAnalyzer
+    from agent.nlp.analyzer import build_analyzer
 
-    analyzer = LexiconAnalyzer()
+    settings = _analyzer_settings(analyzer_name)
+    analyzer = asyncio.run(build_analyzer(settings))
     context = AnalysisContext(today=dt.date.today(), locale=locale)
     source = input.open(encoding="utf-8") if input else sys.stdin
     sink = output.open("w", encoding="utf-8") if output else sys.stdout
     fields = {"text", "language", "emotion", "emotion_scores", "intents", "entities"}
+    if details:
+        fields |= {"cues", "source"}
 
     def flush(batch: list[str]) -> None:
         for analysis in asyncio.run(analyzer.analyze(batch, context)):
@@ -120,6 +131,125 @@ def classify(
             source.close()
         if output:
             sink.close()
+
+
+def _analyzer_settings(analyzer: str | None) -> Settings:
+    settings = Settings()
+    if analyzer is not None:
+        if analyzer not in ("model", "lexicon"):
+            _fail(f"--analyzer must be model or lexicon, not {analyzer!r}")
+        settings = settings.model_copy(update={"analyzer": analyzer})
+    return settings
+
+
+@app.command()
+def train(
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Model directory (AGENT_MODEL_DIR).")
+    ] = None,
+    base_model: Annotated[
+        str | None,
+        typer.Option(help="Base checkpoint directory (AGENT_CLASSIFIER_BASE_MODEL)."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(min=1)] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    max_length: Annotated[int | None, typer.Option(min=8)] = None,
+    limit: Annotated[int | None, typer.Option(min=10, help="Train on N rows only.")] = None,
+    train_file: Annotated[
+        Path | None, typer.Option("--train", help="Training JSON lines (data/train.jsonl).")
+    ] = None,
+    test_file: Annotated[
+        Path | None, typer.Option("--test", help="Test JSON lines (data/test.jsonl).")
+    ] = None,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when the model is already built.")
+    ] = False,
+) -> None:
+    """Fine-tune the classifier on data/train.jsonl; write model, card and report."""
+    import dataclasses
+    import time
+
+    from agent.nlp.model import is_built
+    from agent.nlp.train import DATA_DIR, TrainConfig, train_classifier
+
+    settings = Settings()
+    target = output or settings.model_dir
+    if if_missing and is_built(target):
+        typer.echo(f"classifier already built in {target}")
+        return
+    config = TrainConfig(
+        base_model=settings.classifier_base_model if base_model is None else base_model,
+        threads=settings.torch_threads,
+    )
+    overrides: dict[str, Any] = {
+        "epochs": epochs,
+        "seed": seed,
+        "max_length": max_length,
+        "limit": limit,
+    }
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    started = time.perf_counter()
+    try:
+        train_classifier(
+            target,
+            config,
+            train_path=train_file or DATA_DIR / "train.jsonl",
+            test_path=test_file or DATA_DIR / "test.jsonl",
+        )
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(f"classifier built in {target} ({time.perf_counter() - started:.0f} s)")
+    typer.echo(f"model card: {target / 'MODEL_CARD.md'}")
+    typer.echo(f"evaluation: {target / 'evaluation' / 'report.md'}")
+
+
+@app.command()
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Labelled CSV, TSV or JSON lines.", exists=True)],
+    text_column: Annotated[str, typer.Option(help="Column with the utterance.")] = "text",
+    emotion_column: Annotated[
+        str, typer.Option(help="Column with the emotion label ('' for none).")
+    ] = "emotion",
+    intents_column: Annotated[
+        str, typer.Option(help="Column with the intents: JSON list or a,b,c ('' for none).")
+    ] = "",
+    language: Annotated[
+        str | None, typer.Option(help="en or zh: the locale for texts with no letters.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Emotion value mapping SOURCE=TARGET (repeatable)."),
+    ] = None,
+    analyzer_name: Annotated[
+        str | None, typer.Option("--analyzer", help="model or lexicon (AGENT_ANALYZER).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Score the first N rows.")] = None,
+    json_output: Annotated[
+        Path | None, typer.Option("--json", help="Also write the scores as JSON here.")
+    ] = None,
+) -> None:
+    """Score the analyzer on a labelled file, with trivial baselines, per label."""
+    from agent.nlp.commands import evaluate_file, parse_mapping
+
+    settings = _analyzer_settings(analyzer_name)
+    try:
+        text, scored = evaluate_file(
+            file,
+            settings,
+            text_column=text_column,
+            emotion_column=emotion_column or None,
+            intents_column=intents_column or None,
+            language=language,
+            emotion_map=parse_mapping(mapping or []),
+            limit=limit,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(text)
+    if json_output:
+        payload = {"file": str(file), "results": [s.as_dict() for s in scored]}
+        json_output.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 @audit_app.command("verify")

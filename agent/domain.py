@@ -151,6 +151,8 @@ class Message(BaseModel):
     tone: Tone
     template_version: int | None = None
     template_hash: str | None = None
+    # The required disclosures this message gave (ai, recording, mini_miranda, ...).
+    discloses: list[str] = Field(default_factory=list)
 
 
 class GuardMatch(BaseModel):

@@ -30,8 +30,9 @@ from agent.compliance.flags import active_flags, set_flags
 from agent.compliance.guard import Guard, Utterance
 from agent.compliance.observe import STICKY_ACCOUNT_FLAGS, observe
 from agent.compliance.packs import PackLibrary
+from agent.compliance.redact import redact
 from agent.dialogue.manager import AccountFacts, Decision, DialogueManager
-from agent.dialogue.templates import Rendered
+from agent.dialogue.templates import Rendered, money
 from agent.domain import (
     SUPPORTED_LOCALES,
     Analysis,
@@ -51,6 +52,7 @@ from agent.store.store import Store
 log = logging.getLogger("agent.pipeline")
 
 Clock = Callable[[], dt.datetime]
+PHONE_REGIONS = {"US": "US", "UK": "GB", "CN": "CN"}
 
 
 def system_clock() -> dt.datetime:
@@ -193,9 +195,15 @@ class TurnPipeline:
             default_currency=account.currency,
         )
         [analysis] = await self.analyzer.analyze([text], context)
+        # Analysis saw the raw words; from here on (state, store, log, reply) only the
+        # redacted text exists, so card numbers, IDs and phone numbers are never kept.
+        text = redact(text, PHONE_REGIONS.get(account.jurisdiction))
+        analysis = analysis.model_copy(update={"text": text})
         observed = state.model_copy(deep=True)
-        new_flags = observe(observed, analysis)
-        new_state, decision = self.dialogue.respond(self.policy_id, observed, analysis, facts)
+        raised, new_flags = observe(observed, analysis)
+        new_state, decision = self.dialogue.respond(
+            self.policy_id, observed, analysis, facts, frozenset(raised)
+        )
         outbound = self._guarded(decision, new_state, facts)
         await self._commit_turn(
             conversation, account, text, analysis, new_flags, new_state, decision, outbound, now
@@ -280,6 +288,19 @@ class TurnPipeline:
                 added = await set_flags(
                     session, account.id, sticky, now, conversation.channel, conversation.id
                 )
+                pack = self.packs.resolve(account.jurisdiction, account.region)
+                if "vulnerability" in added and pack.pause_on_vulnerability_days:
+                    until = now + dt.timedelta(days=pack.pause_on_vulnerability_days)
+                    paused = await set_flags(
+                        session,
+                        account.id,
+                        ["vulnerability_pause"],
+                        now,
+                        "policy",
+                        conversation.id,
+                        until,
+                    )
+                    added += paused
                 if added:
                     chain.append("account.flags", conversation.id, {"added": added})
                 conversation.state = state.model_dump(mode="json")
@@ -364,7 +385,17 @@ class TurnPipeline:
         result = []
         for rendered in decision.messages:
             verdict = self.guard.check(
-                Utterance(rendered.text, rendered.reveals_debt, state.verified, "template")
+                Utterance(
+                    text=rendered.text,
+                    language="zh" if facts.locale.startswith("zh") else "en",
+                    verified=state.verified,
+                    reveals_debt=rendered.reveals_debt,
+                    source="template",
+                    jurisdiction=facts.jurisdiction,
+                    region=facts.region,
+                    account_flags=frozenset(state.flags),
+                    debt_words=(facts.creditor, money(facts.balance, facts.currency, facts.locale)),
+                )
             )
             if not verdict.allowed:
                 log_event(
@@ -374,6 +405,8 @@ class TurnPipeline:
                     template_id=rendered.template_id,
                     rules=verdict.rule_ids,
                 )
+                # A blocked disclosure was not given.
+                state.disclosures = [d for d in state.disclosures if d not in rendered.discloses]
                 rendered = self._fallback(facts, state)
             result.append(OutboundMessage(_message(rendered), verdict))
         return result
@@ -406,4 +439,5 @@ def _message(rendered: Rendered) -> Message:
         tone=rendered.tone,
         template_version=rendered.template_version,
         template_hash=rendered.template_hash,
+        discloses=list(rendered.discloses),
     )

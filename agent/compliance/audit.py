@@ -5,8 +5,9 @@ the SHA-256 of its payload and the previous event's hash. Changing, deleting or
 reordering any stored event breaks the chain at that event, and `verify` names
 its sequence number. A retention purge may drop a payload (the hash of the
 payload stays, so the chain still verifies) only if a later `retention.purge`
-event lists that sequence number; any other missing payload is reported. Appends happen inside the caller's transaction, so an event is durable
-exactly when the turn it describes is committed (ALL-LOG-FIRST).
+event lists that sequence number; any other missing payload is reported.
+Appends happen inside the caller's transaction, so an event is durable exactly
+when the turn it describes is committed (ALL-LOG-FIRST).
 """
 
 from __future__ import annotations

@@ -69,6 +69,7 @@ class ResolvedPack:
     disclosures_before_balance: tuple[str, ...]
     recording_consent_regions: frozenset[str] = field(default_factory=frozenset)
     retention_days: int = 0
+    pause_on_vulnerability_days: int = 0
 
     def needs_recording_consent(self, region: str | None, channel: str) -> bool:
         return (
@@ -154,6 +155,7 @@ class PackLibrary:
             disclosures_before_balance=tuple(dict.fromkeys(before_balance)),
             recording_consent_regions=frozenset(disclosures.get("recording_consent_regions", [])),
             retention_days=int(raw.get("retention_days", floor.get("retention_days", 0))),
+            pause_on_vulnerability_days=int(raw.get("pause_on_vulnerability_days", 0)),
         )
 
     @staticmethod

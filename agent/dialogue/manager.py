@@ -85,13 +85,18 @@ class DialogueManager:
         return state, turn.decision(policy.start, "start", policy.default_tone)
 
     def respond(
-        self, policy_id: str, state: ConversationState, analysis: Analysis, facts: AccountFacts
+        self,
+        policy_id: str,
+        state: ConversationState,
+        analysis: Analysis,
+        facts: AccountFacts,
+        raised: frozenset[str] = frozenset(),
     ) -> tuple[ConversationState, Decision]:
         policy = self.policies[policy_id]
         state = state.model_copy(deep=True)
         from_step = state.step
         step = policy.steps[state.step]
-        turn = _Turn(self, policy, state, facts, analysis)
+        turn = _Turn(self, policy, state, facts, analysis, raised)
         context = turn.context()
         transition = next(
             (
@@ -132,8 +137,10 @@ class _Turn:
         state: ConversationState,
         facts: AccountFacts,
         analysis: Analysis | None,
+        raised: frozenset[str] = frozenset(),
     ) -> None:
         self.manager = manager
+        self.raised = raised
         self.policy = policy
         self.state = state
         self.facts = facts
@@ -174,6 +181,7 @@ class _Turn:
             "emotion": analysis.emotion.value if analysis else None,
             "language": analysis.language if analysis else None,
             "flag": dict.fromkeys(self.state.flags, True),
+            "raised": dict.fromkeys(self.raised, True),
             "counter": dict(self.state.counters),
             "slot": dict(self.state.slots),
             "entity": {

@@ -27,6 +27,7 @@ from agent.domain import Emotion, Intent
 NAMESPACES: dict[str, frozenset[str] | None] = {
     "intent": frozenset(i.value for i in Intent),
     "flag": None,
+    "raised": None,  # flags this very turn raised (compliance.observe)
     "counter": None,
     "slot": None,
     "cue": None,

@@ -2,7 +2,7 @@
 
 `LexiconAnalyzer` is the deterministic first layer (critical intents, entities,
 heuristic emotion). A model-based analyzer implements the same protocol and is
-chosen in `agent.app`; nothing downstream changes.
+chosen by `build_analyzer` (AGENT_ANALYZER); nothing downstream changes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from agent.domain import Analysis, AnalysisContext, Emotion, Language
 from agent.nlp.entities import extract_entities
 from agent.nlp.language import detect_language
 from agent.nlp.lexicon import scan
+from agent.settings import Settings
 
 
 class Analyzer(Protocol):
@@ -48,3 +49,16 @@ class LexiconAnalyzer:
     async def analyze(self, texts: Sequence[str], context: AnalysisContext) -> list[Analysis]:
         # dateparser can take milliseconds on odd input: keep it off the event loop.
         return await asyncio.to_thread(lambda: [analyze_with_lexicon(t, context) for t in texts])
+
+
+async def build_analyzer(settings: Settings) -> Analyzer:
+    """The analyzer AGENT_ANALYZER names: `model` (the default) or `lexicon`.
+
+    The model (torch, transformers) is imported, built if missing, and loaded off the event
+    loop, once per process; `lexicon` never imports torch.
+    """
+    if settings.analyzer == "lexicon":
+        return LexiconAnalyzer()
+    from agent.nlp.classifier import shared_model_analyzer
+
+    return await asyncio.to_thread(shared_model_analyzer, settings)

@@ -74,6 +74,11 @@ EN_PHRASES: dict[Intent, tuple[str, ...]] = {
         rf"{DONT} want (?:any )?(?:more )?(?:calls|to be (?:called|contacted)|you (?:calling|"
         r"contacting))",
         r"do not call list",
+        # Restricting contact counts too: "only contact me in writing", "go through my lawyer".
+        r"(?:contact|write to|email) me (?:only )?in writing|in writing only|only (?:by|in) "
+        r"(?:writing|letter|post|mail)",
+        r"(?:all )?(?:contact|communication|correspondence)s? (?:must |should )?(?:go )?"
+        r"(?:through|via) my (?:lawyer|solicitor|attorney)",
     ),
     I.attorney: (
         r"(?<!power of )attorneys?",
@@ -85,6 +90,7 @@ EN_PHRASES: dict[Intent, tuple[str, ...]] = {
         r"chapter (?:7|13|11|seven|thirteen|eleven)",
         r"iva|individual voluntary arrangement",
         r"insolven\w*|debt relief order|dro|sequestration",
+        r"official receiver|trust deed",
     ),
     I.dispute: (
         rf"(?:{ISNT}|not|never was) (?:mine|my (?:debt|account|bill|loan|card|credit card|"
@@ -205,6 +211,7 @@ EN_PHRASES: dict[Intent, tuple[str, ...]] = {
         rf"food ?bank|{CANT} feed (?:my|the) (?:kids|children|family)",
         r"homeless|evicted|eviction|sleeping rough",
         r"pregnan\w*|miscarriage|domestic (?:abuse|violence)|addiction|gambling problem",
+        r"sick leave|off sick|signed off (?:sick|work|with)",
     ),
     I.wrong_party: (
         r"wrong (?:number|person|guy|man|woman|lady|house|household|phone)",
@@ -319,6 +326,10 @@ ZH_PHRASES: dict[Intent, tuple[str, ...]] = {
         r"(?:删|删掉|删除)(?:我的)?(?:号码|电话|信息)",
         r"(?:再打|再联系)(?:我)?(?:就)?(?:投诉|报警|告你)",
         r"(?:不要|别)再来电|拒绝(?:接听|来电|联系)",
+        # Restricting contact: 只能书面联系, 有事寄信, 沟通都通过律师.
+        r"(?:只|只能|请)?(?:书面|写信|寄信)(?:联系|沟通|通知)?(?:就行|就好|就可以|即可)|"
+        r"只(?:接受|能)?(?:书面|写信|寄信)",
+        r"(?:所有|一切|任何)?(?:沟通|联系|事情)(?:都)?(?:请)?(?:通过|找|联系)(?:我的?)?律师",
     ),
     I.attorney: (r"律师", r"法律顾问", r"律所"),
     I.bankruptcy: (r"申请破产", r"宣告破产", r"破产"),
@@ -473,7 +484,7 @@ SELF_HARM_EN: tuple[str, ...] = (
 )
 SELF_HARM_ZH: tuple[str, ...] = (
     r"不想活|想死|自杀|活不下去|轻生|跳楼|寻死|割腕",
-    r"结束(?:自己的)?生命|了结自己|一死了之|死了算了",
+    r"结束(?:自己的)?生命|了结自己|一死了之|一了百了|死了算了",
 )
 PAY_IN_FULL_EN: tuple[str, ...] = (
     r"(?:pay|settle|clear) (?:it |this |that |the (?:balance|debt|bill|amount|account) |"

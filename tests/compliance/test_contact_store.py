@@ -109,3 +109,58 @@ async def test_breathing_space_set_through_the_api(app: FastAPI) -> None:
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "unknown_flag"
         missing = await client.post("/v1/compliance/contact-check", json={"account_ref": "NOPE"})
         assert missing.status_code == 404
+
+
+async def test_uk_vulnerability_pauses_recovery(app: FastAPI) -> None:
+    async with http_client(app) as client:
+        session = (
+            await client.post("/v1/chat/sessions", json={"account_ref": "DEMO-UK-001"})
+        ).json()
+        for text in ("30/11/1979", "I've been really depressed and I'm in hospital"):
+            await client.post(
+                f"/v1/chat/sessions/{session['session_id']}/messages", json={"text": text}
+            )
+        flags = (await client.get("/v1/accounts/DEMO-UK-001/flags")).json()["flags"]
+        assert "vulnerability_pause" in flags and flags["vulnerability_pause"]["expires_at"]
+        check = (
+            await client.post(
+                "/v1/compliance/contact-check",
+                json={"account_ref": "DEMO-UK-001", "at": "2026-12-02T12:00:00+00:00"},
+            )
+        ).json()
+        assert check["allowed"] is False and "ALL-VULNERABLE" in check["rules"]
+        later = (
+            await client.post(
+                "/v1/compliance/contact-check",
+                json={"account_ref": "DEMO-UK-001", "at": "2027-01-05T12:00:00+00:00"},
+            )
+        ).json()
+        assert later["allowed"] is True
+
+
+async def test_guard_check_for_text_a_human_types(app: FastAPI) -> None:
+    async with http_client(app) as client:
+
+        async def verdict(**body: object) -> dict[str, object]:
+            response = await client.post("/v1/compliance/guard-check", json=body)
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        threat = await verdict(
+            account_ref="DEMO-US-001", text="Pay today or we will have you arrested."
+        )
+        assert threat["allowed"] is False and threat["rule_ids"]
+        fine = await verdict(
+            account_ref="DEMO-US-001", text="We can set up a payment plan that suits you."
+        )
+        assert fine["allowed"] is True
+        unverified = await verdict(
+            account_ref="DEMO-US-001", text="You owe Northwind Bank money.", verified=False
+        )
+        assert unverified["allowed"] is False and "ALL-RPC" in unverified["rule_ids"]
+        chinese = await verdict(account_ref="DEMO-CN-001", text="不还钱就爆你通讯录")
+        assert chinese["allowed"] is False
+        missing = await client.post(
+            "/v1/compliance/guard-check", json={"account_ref": "DEMO-US-001"}
+        )
+        assert missing.status_code == 422

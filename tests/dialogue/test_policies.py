@@ -127,10 +127,10 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 def test_unparsable_predicate_names_file_and_line(tmp_path: Path) -> None:
-    path = _broken_copy(tmp_path, '"intent.cease_contact"', '"intent.cease_contact and ("')
+    path = _broken_copy(tmp_path, '"raised.cease_contact"', '"raised.cease_contact and ("')
     with pytest.raises(ConfigError) as error:
         load_policy(path)
-    assert str(error.value).startswith(f"{path}:{_line_of(path, 'intent.cease_contact and (')}:")
+    assert str(error.value).startswith(f"{path}:{_line_of(path, 'raised.cease_contact and (')}:")
 
 
 def test_unknown_intent_in_predicate_fails(tmp_path: Path) -> None:

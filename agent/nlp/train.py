@@ -1,0 +1,568 @@
+"""`agent train`: fine-tunes the classifier on data/train.jsonl, reproducibly, on CPU.
+
+Steps: seed everything and switch torch to deterministic algorithms; hold out a stratified
+split of train (language x emotion) for calibration; extend the base tokenizer with common
+Chinese characters and those of the training data, resize the embeddings (new rows drawn
+around the mean of the old ones); fine-tune encoder and both heads (length-bucketed
+batches, AdamW, linear warm-up and decay, class-weighted label-smoothed cross-entropy for
+emotion plus binary cross-entropy for intents); then on the held-out split fit the
+emotion temperature, the per-intent thresholds and which lexicon intents to union in;
+score data/test.jsonl (report, confusion matrix, fp32 vs int8) and write the model card.
+The model is written to a temporary sibling directory and moved into place at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+from transformers import PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from agent.domain import Emotion, Intent
+from agent.nlp.analyzer import language_for
+from agent.nlp.classifier import (
+    CRITICAL_INTENTS,
+    ModelOutput,
+    blend_emotion,
+    combine_intents,
+    predict,
+)
+from agent.nlp.evaluation import Report, multi_label_report, single_label_report
+from agent.nlp.lexicon import LexiconResult, scan
+from agent.nlp.model import (
+    EMOTIONS,
+    INTENTS,
+    ClassifierNet,
+    LoadedModel,
+    ModelMeta,
+    encode,
+    extend_tokenizer,
+    hanzi_glosses,
+    load_encoder,
+    load_tokenizer,
+    pad,
+    quantize,
+    resolve_base_model,
+    save_model,
+)
+from agent.settings import PROJECT_ROOT
+
+DATA_DIR = PROJECT_ROOT / "data"
+# Non-critical intents whose lexicon hits may be unioned in, if the held-out split agrees.
+UNION_CANDIDATES: tuple[Intent, ...] = (
+    Intent.affirm,
+    Intent.deny,
+    Intent.promise_to_pay,
+    Intent.wrong_party,
+    Intent.payment_plan,
+    Intent.already_paid,
+    Intent.ask_if_bot,
+    Intent.request_human,
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    base_model: str = ""  # a checkpoint directory; empty = the installed package
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 2e-4
+    head_learning_rate: float = 2e-3
+    embedding_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_length: int = 64
+    label_smoothing: float = 0.05
+    class_weight_power: float = 0.5
+    intent_loss_weight: float = 1.0
+    heldout_fraction: float = 0.1
+    seed: int = 13
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    limit: int | None = None  # train on the first N rows only (tests)
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    language: str
+    emotion: Emotion
+    intents: frozenset[Intent]
+
+
+def read_rows(path: Path, limit: int | None = None) -> list[Row]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            raw = json.loads(line)
+            rows.append(
+                Row(
+                    raw["text"],
+                    raw.get("language", ""),
+                    Emotion(raw["emotion"]),
+                    frozenset(Intent(i) for i in raw.get("intents", [])),
+                )
+            )
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def stratified_split(
+    rows: Sequence[Row], fraction: float, seed: int
+) -> tuple[list[Row], list[Row]]:
+    rng = random.Random(seed)
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.language, row.emotion.value), []).append(row)
+    train, heldout = [], []
+    for key in sorted(groups):
+        group = groups[key][:]
+        rng.shuffle(group)
+        cut = round(len(group) * fraction) if len(group) >= 5 else 0
+        heldout.extend(group[:cut])
+        train.extend(group[cut:])
+    return train, heldout
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar length (pools of 50 batches sorted by length)."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _targets(rows: Sequence[Row]) -> tuple[torch.Tensor, torch.Tensor]:
+    emotion = torch.tensor([EMOTIONS.index(r.emotion) for r in rows], dtype=torch.long)
+    intents = torch.tensor([[float(i in r.intents) for i in INTENTS] for r in rows])
+    return emotion, intents
+
+
+def _optimizer(net: ClassifierNet, config: TrainConfig) -> torch.optim.Optimizer:
+    word = net.encoder.get_input_embeddings().weight
+    groups: dict[str, list[nn.Parameter]] = {"decay": [], "no_decay": [], "heads": [], "words": []}
+    for name, param in net.named_parameters():
+        if param is word:
+            groups["words"].append(param)
+        elif not name.startswith("encoder."):
+            groups["heads"].append(param)
+        elif param.ndim < 2 or "norm" in name.lower():
+            groups["no_decay"].append(param)
+        else:
+            groups["decay"].append(param)
+    return torch.optim.AdamW(
+        [
+            {"params": groups["decay"], "lr": config.learning_rate},
+            {"params": groups["no_decay"], "lr": config.learning_rate, "weight_decay": 0.0},
+            {"params": groups["words"], "lr": config.embedding_learning_rate, "weight_decay": 0.0},
+            {"params": groups["heads"], "lr": config.head_learning_rate},
+        ],
+        weight_decay=config.weight_decay,
+        fused=True,
+    )
+
+
+def _schedule(
+    optimizer: torch.optim.Optimizer, total: int, warmup: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def resize_embeddings(
+    encoder: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, added: Sequence[str]
+) -> int:
+    """Grows the input embeddings for the `added` tokens; returns how many were glossed.
+
+    A new row starts as the mean of the base embeddings of its English glosses
+    (`hanzi_glosses`, so 哭 starts near "cry; weep"): the encoder's English knowledge then
+    carries over to Chinese. Rows without a gloss start at the mean of all old rows, a
+    neutral token, rather than at a random point that reads like some unrelated word.
+    """
+    embeddings = encoder.get_input_embeddings()
+    assert isinstance(embeddings, nn.Embedding)
+    old = embeddings.num_embeddings
+    glosses = hanzi_glosses()
+    with torch.no_grad():
+        mean = embeddings.weight.mean(dim=0).clone()
+        starts = []
+        for token in added:
+            vectors = []
+            for gloss in glosses.get(token, []):
+                ids = [
+                    i for i in tokenizer(gloss, add_special_tokens=False)["input_ids"] if i < old
+                ]
+                if ids:
+                    vectors.append(embeddings.weight[ids].mean(dim=0))
+            starts.append(torch.stack(vectors).mean(dim=0) if vectors else None)
+    encoder.resize_token_embeddings(max(old, len(tokenizer)), mean_resizing=False)
+    resized = encoder.get_input_embeddings()
+    assert isinstance(resized, nn.Embedding)
+    with torch.no_grad():
+        resized.weight[old:] = mean
+        for token, start in zip(added, starts, strict=True):
+            row = tokenizer.convert_tokens_to_ids(token)
+            if isinstance(row, int) and row >= old:
+                resized.weight[row] = mean if start is None else start
+    return sum(start is not None for start in starts)
+
+
+def _class_weights(rows: Sequence[Row], power: float) -> torch.Tensor:
+    """Inverse class frequency to the given power (0: none, 0.5: square root, 1: full)."""
+    counts = Counter(r.emotion for r in rows)
+    weights = [(len(rows) / (len(EMOTIONS) * max(1, counts[e]))) ** power for e in EMOTIONS]
+    mean = sum(weights) / len(weights)
+    return torch.tensor([w / mean for w in weights])
+
+
+def fine_tune(
+    net: ClassifierNet,
+    ids: list[list[int]],
+    rows: Sequence[Row],
+    pad_id: int,
+    config: TrainConfig,
+    progress: bool,
+) -> list[float]:
+    rng = random.Random(config.seed)
+    emotion_target, intent_target = _targets(rows)
+    lengths = [len(x) for x in ids]
+    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    optimizer = _optimizer(net, config)
+    schedule = _schedule(optimizer, total, max(1, round(total * config.warmup_ratio)))
+    emotion_loss = nn.CrossEntropyLoss(
+        weight=_class_weights(rows, config.class_weight_power),
+        label_smoothing=config.label_smoothing,
+    )
+    intent_loss = nn.BCEWithLogitsLoss(reduction="sum")
+    losses: list[float] = []
+    net.train()
+    bar = tqdm(
+        total=total,
+        desc="train",
+        unit="step",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    try:
+        for epoch in range(config.epochs):
+            running = 0.0
+            for step, batch in enumerate(length_batches(lengths, config.batch_size, rng), start=1):
+                input_ids, mask = pad([ids[i] for i in batch], pad_id)
+                emotion_logits, intent_logits = net(input_ids, mask)
+                index = torch.tensor(batch)
+                loss = emotion_loss(emotion_logits, emotion_target[index])
+                loss = loss + config.intent_loss_weight * intent_loss(
+                    intent_logits, intent_target[index]
+                ) / len(batch)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                running += loss.item()
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{running / step:.3f}")
+            losses.append(running / steps_per_epoch)
+    finally:
+        bar.close()
+    net.eval()
+    return losses
+
+
+# -- calibration on the held-out split --
+
+
+def fit_temperature(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """The temperature minimising held-out negative log-likelihood (grid, then refined)."""
+    if len(target) == 0:
+        return 1.0
+    loss = nn.CrossEntropyLoss()
+
+    def nll(t: float) -> float:
+        return float(loss(logits / t, target))
+
+    grid = [math.exp(float(x)) for x in np.linspace(math.log(0.25), math.log(8.0), 61)]
+    best = min(grid, key=nll)
+    fine = [best * math.exp(float(x)) for x in np.linspace(-0.06, 0.06, 25)]
+    refined: float = min(fine, key=nll)
+    return round(refined, 4)
+
+
+def fit_thresholds(probs: np.typing.NDArray[np.float64], rows: Sequence[Row]) -> dict[str, float]:
+    """Per intent, the threshold with the best held-out F-score (0.5 if too few examples).
+
+    F1 for most intents; for the critical ones F2 (recall counts twice) and at most 0.5:
+    there a miss costs more than a false alarm.
+    """
+    thresholds: dict[str, float] = {}
+    candidates = [round(float(x), 2) for x in np.arange(0.1, 0.91, 0.05)]
+    for j, intent in enumerate(INTENTS):
+        gold = np.array([intent in r.intents for r in rows])
+        if gold.sum() < 5:
+            thresholds[intent.value] = 0.5
+            continue
+        beta2 = 4.0 if intent in CRITICAL_INTENTS else 1.0
+
+        def fscore(
+            threshold: float, column: int = j, truth: Any = gold, beta2: float = beta2
+        ) -> tuple[float, float]:
+            pred = probs[:, column] >= threshold
+            tp = float((pred & truth).sum())
+            fp, fn = float((pred & ~truth).sum()), float((~pred & truth).sum())
+            denominator = (1 + beta2) * tp + beta2 * fn + fp
+            return ((1 + beta2) * tp / denominator if denominator else 0.0, -abs(threshold - 0.5))
+
+        best = max(candidates, key=fscore)
+        thresholds[intent.value] = min(best, 0.5) if intent in CRITICAL_INTENTS else best
+    return thresholds
+
+
+def choose_lexicon_union(
+    outputs: Sequence[ModelOutput],
+    lexicons: Sequence[LexiconResult],
+    rows: Sequence[Row],
+    thresholds: dict[str, float],
+) -> list[str]:
+    """The non-critical intents whose lexicon hits raise held-out F1 when unioned in."""
+    chosen = []
+    for intent in UNION_CANDIDATES:
+
+        def f1(union: frozenset[Intent], target: Intent = intent) -> float:
+            pred = [
+                target in combine_intents(o, lex, thresholds, union)
+                for o, lex in zip(outputs, lexicons, strict=True)
+            ]
+            gold = [target in r.intents for r in rows]
+            tp = sum(p and g for p, g in zip(pred, gold, strict=True))
+            denominator = sum(pred) + sum(gold)
+            return 2 * tp / denominator if denominator else 0.0
+
+        if f1(frozenset({intent})) > f1(frozenset()) + 0.002:
+            chosen.append(intent.value)
+    return chosen
+
+
+def _logits(
+    net: ClassifierNet, ids: list[list[int]], pad_id: int, chunk: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    emotion, intents = [], []
+    with torch.inference_mode():
+        for start in range(0, len(ids), chunk):
+            input_ids, mask = pad(ids[start : start + chunk], pad_id)
+            e, i = net(input_ids, mask)
+            emotion.append(e)
+            intents.append(i)
+    return torch.cat(emotion), torch.cat(intents)
+
+
+# -- evaluation on the test split --
+
+
+@dataclass
+class Evaluation:
+    emotion: Report
+    intents: Report
+    predicted_emotions: list[str]
+    gold_emotions: list[str]
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def evaluate_rows(
+    model: LoadedModel,
+    rows: Sequence[Row],
+    *,
+    combined: bool = True,
+    lexicons: Sequence[LexiconResult] | None = None,
+) -> Evaluation:
+    """Scores the model (with the lexicon combination the analyzer applies, if `combined`)."""
+    outputs = predict(model, [r.text for r in rows])
+    lexicons = lexicons or [scan(r.text, language_for(r.text, "en-US")) for r in rows]
+    empty = LexiconResult(
+        frozenset(), frozenset(), {e: (1.0 if e is Emotion.calm else 0.0) for e in Emotion}
+    )
+    union = frozenset(Intent(i) for i in model.meta.lexicon_union)
+    emotions, intents = [], []
+    for output, lexicon in zip(outputs, lexicons, strict=True):
+        used = lexicon if combined else empty
+        scores = blend_emotion(output.emotion, used)
+        emotions.append(max(scores, key=lambda e: scores[e]).value)
+        if combined:
+            found = combine_intents(output, used, model.meta.thresholds, union)
+        else:
+            found = combine_intents(output, empty, model.meta.thresholds, frozenset())
+        intents.append({i.value for i in found})
+    gold_emotions = [r.emotion.value for r in rows]
+    gold_intents = [{i.value for i in r.intents} for r in rows]
+    labels_e, labels_i = [e.value for e in EMOTIONS], [i.value for i in INTENTS]
+    result = Evaluation(
+        single_label_report("emotion", gold_emotions, emotions, labels_e),
+        multi_label_report("intents", gold_intents, intents, labels_i),
+        emotions,
+        gold_emotions,
+    )
+    for language in sorted({r.language for r in rows}):
+        keep = [k for k, r in enumerate(rows) if r.language == language]
+        e = single_label_report(
+            "emotion", [gold_emotions[k] for k in keep], [emotions[k] for k in keep], labels_e
+        )
+        i = multi_label_report(
+            "intents", [gold_intents[k] for k in keep], [intents[k] for k in keep], labels_i
+        )
+        result.by_language[language] = {
+            "emotion_macro_f1": round(e.macro_f1, 4),
+            "intent_micro_f1": round(i.micro_f1, 4),
+        }
+    return result
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_classifier(
+    out_dir: Path,
+    config: TrainConfig | None = None,
+    *,
+    train_path: Path = DATA_DIR / "train.jsonl",
+    test_path: Path = DATA_DIR / "test.jsonl",
+    test_limit: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Trains, calibrates, evaluates and writes the model into `out_dir` (replacing it)."""
+    from agent.nlp.report import write_reports
+
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    previous_threads = torch.get_num_threads()
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True)
+    seed_everything(config.seed)
+    base = resolve_base_model(config.base_model)
+    staging = out_dir.parent / f".{out_dir.name}.building-{os.getpid()}"
+    try:
+        rows = read_rows(train_path, config.limit)
+        test_rows = read_rows(test_path, test_limit)
+        train_rows, heldout_rows = stratified_split(rows, config.heldout_fraction, config.seed)
+        tokenizer = load_tokenizer(base)
+        added = extend_tokenizer(tokenizer, (r.text for r in rows))
+        encoder = load_encoder(base)
+        glossed = resize_embeddings(encoder, tokenizer, added)
+        net = ClassifierNet(encoder)
+        pad_id = tokenizer.pad_token_id or 0
+        train_ids = encode(tokenizer, [r.text for r in train_rows], config.max_length)
+        losses = fine_tune(net, train_ids, train_rows, pad_id, config, progress)
+        trained_at = time.perf_counter()
+
+        heldout_ids = encode(tokenizer, [r.text for r in heldout_rows], config.max_length)
+        if heldout_rows:
+            emotion_logits, intent_logits = _logits(net, heldout_ids, pad_id)
+            emotion_target = torch.tensor([EMOTIONS.index(r.emotion) for r in heldout_rows])
+            temperature = fit_temperature(emotion_logits, emotion_target)
+            thresholds = fit_thresholds(torch.sigmoid(intent_logits).double().numpy(), heldout_rows)
+        else:
+            temperature, thresholds = 1.0, {i.value: 0.5 for i in INTENTS}
+        meta = ModelMeta(
+            temperature=temperature,
+            thresholds=thresholds,
+            max_length=config.max_length,
+            base_model=str(base),
+            added_tokens=len(added),
+            glossed_tokens=glossed,
+        )
+        model = LoadedModel(net, tokenizer, meta, staging)
+        heldout_lexicons = [scan(r.text, language_for(r.text, "en-US")) for r in heldout_rows]
+        if heldout_rows:
+            outputs = predict(model, [r.text for r in heldout_rows])
+            meta.lexicon_union = choose_lexicon_union(
+                outputs, heldout_lexicons, heldout_rows, thresholds
+            )
+
+        test_lexicons = [scan(r.text, language_for(r.text, "en-US")) for r in test_rows]
+        combined = evaluate_rows(model, test_rows, lexicons=test_lexicons)
+        model_only = evaluate_rows(model, test_rows, combined=False, lexicons=test_lexicons)
+        int8 = LoadedModel(quantize(net).eval(), tokenizer, meta, staging, quantized=True)
+        quantized = evaluate_rows(int8, test_rows, lexicons=test_lexicons)
+        agreement = sum(
+            a == b
+            for a, b in zip(combined.predicted_emotions, quantized.predicted_emotions, strict=True)
+        )
+        finished = time.perf_counter()
+        meta.training = {
+            **{k: v for k, v in asdict(config).items() if k != "base_model"},
+            "train_rows": len(train_rows),
+            "heldout_rows": len(heldout_rows),
+            "train_sha256": file_sha256(train_path),
+            "epoch_losses": [round(x, 4) for x in losses],
+            "fine_tune_seconds": round(trained_at - started, 1),
+            "total_seconds": round(finished - started, 1),
+            "torch": torch.__version__,
+            "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        }
+        meta.metrics = {
+            "test_rows": len(test_rows),
+            "analyzer": {
+                "emotion": combined.emotion.as_dict(),
+                "intents": combined.intents.as_dict(),
+                "by_language": combined.by_language,
+            },
+            "model_only": {
+                "emotion": model_only.emotion.as_dict(),
+                "intents": model_only.intents.as_dict(),
+            },
+            "int8": {
+                "emotion_macro_f1": round(quantized.emotion.macro_f1, 4),
+                "intent_micro_f1": round(quantized.intents.micro_f1, 4),
+                "emotion_agreement_with_fp32": round(agreement / max(1, len(test_rows)), 4),
+            },
+        }
+        if staging.exists():
+            shutil.rmtree(staging)
+        save_model(staging, net, tokenizer, meta)
+        write_reports(staging, meta, combined, model_only, test_path)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(out_dir)
+        return out_dir
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        torch.use_deterministic_algorithms(previous_deterministic)
+        torch.set_num_threads(previous_threads)

@@ -1,0 +1,242 @@
+"""Classifier benchmark: latency, throughput, memory, load time, fp32 vs int8, vs a pipeline.
+
+    .venv/bin/python -m bench.classifier [--model-dir DIR] [--threads N] [--singles N]
+
+Prints figures; asserts nothing. Single-utterance latency is one `ModelAnalyzer.analyze`
+call with one text (model + lexicon + entities, through the worker thread); batched
+throughput sends the test split in calls of 64 texts. The plain baseline is
+`transformers.pipeline("text-classification")` over the same fine-tuned encoder weights
+with the emotion head copied in (its sequence-classification head pools the [CLS] token
+through BERT's pooler instead of mean pooling: the same compute, not the same scores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gc
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.domain import AnalysisContext
+from agent.settings import PROJECT_ROOT, Settings
+
+TEST_FILE = PROJECT_ROOT / "data" / "test.jsonl"
+BATCH = 64
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_analyzer(analyzer: Any, texts: list[str], singles: int) -> dict[str, float]:
+    context = AnalysisContext(today=dt.date(2026, 11, 28), locale="en-US")
+
+    async def run() -> dict[str, float]:
+        for text in texts[:20]:  # warm-up
+            await analyzer.analyze([text], context)
+        latencies = []
+        for text in texts[:singles]:
+            started = time.perf_counter()
+            await analyzer.analyze([text], context)
+            latencies.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for start in range(0, len(texts), BATCH):
+            await analyzer.analyze(texts[start : start + BATCH], context)
+        batched = len(texts) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        await asyncio.gather(*(analyzer.analyze([t], context) for t in texts[:BATCH]))
+        concurrent = BATCH / (time.perf_counter() - started)
+        return {
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p95_ms": 1000 * percentile(latencies, 0.95),
+            "batched_utt_s": batched,
+            "concurrent_singles_utt_s": concurrent,
+        }
+
+    return asyncio.run(run())
+
+
+def bench_model_only(model: Any, texts: list[str], singles: int) -> dict[str, float]:
+    from agent.nlp.classifier import predict
+
+    for text in texts[:20]:
+        predict(model, [text])
+    latencies = []
+    for text in texts[:singles]:
+        started = time.perf_counter()
+        predict(model, [text])
+        latencies.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for start in range(0, len(texts), BATCH):
+        predict(model, texts[start : start + BATCH])
+    return {
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * percentile(latencies, 0.95),
+        "batched_utt_s": len(texts) / (time.perf_counter() - started),
+    }
+
+
+def bench_pipeline(model_dir: Path, texts: list[str], singles: int) -> dict[str, float]:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    from agent.nlp.model import EMOTIONS, ENCODER_DIR, HEADS_FILE, load_tokenizer
+
+    labels = [e.value for e in EMOTIONS]
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(model_dir / ENCODER_DIR),
+        local_files_only=True,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    ).eval()
+    heads = load_file(str(model_dir / HEADS_FILE))
+    with torch.no_grad():
+        model.classifier.weight.copy_(heads["emotion.weight"])
+        model.classifier.bias.copy_(heads["emotion.bias"])
+    classify = pipeline(
+        "text-classification", model=model, tokenizer=load_tokenizer(model_dir / ENCODER_DIR)
+    )
+    for text in texts[:20]:
+        classify(text)
+    latencies = []
+    for text in texts[:singles]:
+        started = time.perf_counter()
+        classify(text)
+        latencies.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    classify(texts, batch_size=BATCH)
+    return {
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * percentile(latencies, 0.95),
+        "batched_utt_s": len(texts) / (time.perf_counter() - started),
+    }
+
+
+def accuracy(model: Any, rows: Any) -> dict[str, float]:
+    from agent.nlp.train import evaluate_rows
+
+    result = evaluate_rows(model, rows)
+    return {
+        "emotion_macro_f1": result.emotion.macro_f1,
+        "intent_micro_f1": result.intents.micro_f1,
+        "emotions": result.predicted_emotions,  # type: ignore[dict-item]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    settings = Settings()
+    parser.add_argument("--model-dir", type=Path, default=settings.model_dir)
+    parser.add_argument("--threads", type=int, default=settings.torch_threads)
+    parser.add_argument("--singles", type=int, default=300, help="single-text calls to time")
+    args = parser.parse_args()
+
+    base_rss = rss_mib()
+    started = time.perf_counter()
+    import torch
+
+    from agent.nlp.classifier import ModelAnalyzer
+    from agent.nlp.model import load_model
+    from agent.nlp.train import read_rows
+
+    torch.set_num_threads(args.threads)
+    import_s = time.perf_counter() - started
+    after_import = rss_mib()
+    rows = read_rows(TEST_FILE)
+    texts = [r.text for r in rows]
+    print(
+        f"classifier bench: {len(texts)} test texts, torch {torch.__version__}, "
+        f"{args.threads} threads, {args.model_dir}"
+    )
+    print(f"import torch+transformers: {import_s:.2f} s, RSS +{after_import - base_rss:.0f} MiB")
+
+    results: dict[str, dict[str, float]] = {}
+    for quantized in (False, True):
+        name = "int8" if quantized else "fp32"
+        gc.collect()
+        before = rss_mib()
+        started = time.perf_counter()
+        model = load_model(args.model_dir, quantized=quantized)
+        load_s = time.perf_counter() - started
+        loaded = rss_mib() - before
+        analyzer = ModelAnalyzer(
+            model,
+            max_batch=settings.classifier_max_batch,
+            wait_ms=settings.classifier_batch_wait_ms,
+        )
+        figures = bench_analyzer(analyzer, texts, args.singles)
+        analyzer.close()
+        only = bench_model_only(model, texts, args.singles)
+        scores = accuracy(model, rows)
+        results[name] = {
+            **figures,
+            "load_s": load_s,
+            "rss_mib": loaded,
+            **{f"model_{k}": v for k, v in only.items()},
+            **scores,
+        }
+        print(
+            f"{name}: load {load_s:.2f} s, RSS +{loaded:.0f} MiB | analyzer single p50 "
+            f"{figures['p50_ms']:.1f} ms p95 {figures['p95_ms']:.1f} ms | batched({BATCH}) "
+            f"{figures['batched_utt_s']:.0f} utt/s | {BATCH} concurrent single calls "
+            f"{figures['concurrent_singles_utt_s']:.0f} utt/s"
+        )
+        print(
+            f"{name}: model forward only: single p50 {only['p50_ms']:.1f} ms p95 "
+            f"{only['p95_ms']:.1f} ms | batched {only['batched_utt_s']:.0f} utt/s"
+        )
+        print(
+            f"{name}: test split emotion macro-F1 {scores['emotion_macro_f1']:.3f}, "
+            f"intent micro-F1 {scores['intent_micro_f1']:.3f}"
+        )
+        del model
+    same = sum(
+        a == b
+        for a, b in zip(results["fp32"]["emotions"], results["int8"]["emotions"], strict=True)
+    )  # type: ignore[call-overload]
+    print(f"int8 vs fp32: same emotion on {same}/{len(rows)} test rows ({same / len(rows):.1%})")
+
+    gc.collect()
+    before = rss_mib()
+    started = time.perf_counter()
+    plain = bench_pipeline(args.model_dir, texts, args.singles)
+    print(
+        f"plain transformers pipeline (fp32, same encoder weights + emotion head): single p50 "
+        f"{plain['p50_ms']:.1f} ms p95 {plain['p95_ms']:.1f} ms | batched({BATCH}) "
+        f"{plain['batched_utt_s']:.0f} utt/s | RSS +{rss_mib() - before:.0f} MiB"
+    )
+    for name in ("fp32", "int8"):
+        r = results[name]
+        print(
+            f"ModelAnalyzer {name} / pipeline: single p50 "
+            f"{plain['p50_ms'] / r['p50_ms']:.2f}x faster, batched "
+            f"{r['batched_utt_s'] / plain['batched_utt_s']:.2f}x the throughput"
+        )
+    print(
+        json.dumps(
+            {
+                k: {m: round(v, 3) for m, v in r.items() if m != "emotions"}
+                for k, r in results.items()
+            }
+            | {"pipeline": {k: round(v, 3) for k, v in plain.items()}}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -19,9 +19,10 @@ COPY agent ./agent
 COPY dialogue_policies ./dialogue_policies
 COPY scripts_templates ./scripts_templates
 COPY data ./data
-# torch first, the CPU build, so `pip install .` does not pull a CUDA torch.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install "torch==2.13.0" --index-url "$TORCH_INDEX_URL" \
+# torch first, pinned, so `pip install .` resolves around it. To slim the image, pass
+# --build-arg TORCH_PIP_ARGS="--index-url <your CPU-only torch index>".
+ARG TORCH_PIP_ARGS=""
+RUN pip install "torch==2.13.0" $TORCH_PIP_ARGS \
     && pip install . \
     && mkdir -p /var/lib/tact \
     && chown -R tact:tact /var/lib/tact

@@ -106,10 +106,7 @@ class TurnPipeline:
     async def start(self, account_ref: str, locale: str | None, channel: str) -> TurnOutcome:
         now = self.clock()
         async with self.store.read() as session:
-            found = await repository.account_with_debtor(session, account_ref)
-            if found is None:
-                raise NotFound("account_not_found", f"no account {account_ref!r}")
-            account, debtor = found
+            account, debtor = await repository.require_account(session, account_ref)
             flags = sorted(await active_flags(session, account.id, now))
             disclosed_before = await repository.collection_disclosure_given(session, account.id)
         locale = locale or debtor.preferred_locale

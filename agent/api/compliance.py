@@ -12,7 +12,7 @@ from agent.api.deps import ServicesDep
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import SETTABLE_FLAGS, active_flags, set_flags
 from agent.compliance.guard import Utterance
-from agent.errors import InvalidInput, NotFound
+from agent.errors import InvalidInput
 from agent.nlp.language import detect_language
 from agent.store import repository
 
@@ -52,9 +52,7 @@ async def contact_check(body: ContactCheck, services: ServicesDep) -> dict[str, 
 @router.get("/v1/accounts/{account_ref}/flags")
 async def list_flags(account_ref: str, services: ServicesDep) -> dict[str, object]:
     async with services.store.read() as session:
-        found = await repository.account_with_debtor(session, account_ref)
-        if found is None:
-            raise NotFound("account_not_found", f"no account {account_ref!r}")
+        found = await repository.require_account(session, account_ref)
         flags = await active_flags(session, found[0].id, services.pipeline.clock())
     return {
         "account_ref": account_ref,
@@ -77,9 +75,7 @@ async def add_flag(account_ref: str, body: FlagSet, services: ServicesDep) -> di
     now = services.pipeline.clock()
     async with services.store.write() as session:
         chain = await AuditChain.open(session)
-        found = await repository.account_with_debtor(session, account_ref)
-        if found is None:
-            raise NotFound("account_not_found", f"no account {account_ref!r}")
+        found = await repository.require_account(session, account_ref)
         added = await set_flags(
             session, found[0].id, [body.flag], now, "api", None, body.expires_at, body.details
         )
@@ -111,9 +107,7 @@ class GuardCheck(BaseModel):
 @router.post("/v1/compliance/guard-check")
 async def guard_check(body: GuardCheck, services: ServicesDep) -> dict[str, object]:
     async with services.store.read() as session:
-        found = await repository.account_with_debtor(session, body.account_ref)
-        if found is None:
-            raise NotFound("account_not_found", f"no account {body.account_ref!r}")
+        found = await repository.require_account(session, body.account_ref)
         account = found[0]
         flags = await active_flags(session, account.id, services.pipeline.clock())
     verdict = services.pipeline.guard.check(

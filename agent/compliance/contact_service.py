@@ -42,7 +42,7 @@ class ContactService:
         purpose: str = "collection",
     ) -> ContactDecision:
         async with self.store.read() as session:
-            account, debtor = await self._load(session, account_ref)
+            account, debtor = await repository.require_account(session, account_ref)
             return await self._decide(session, account, debtor, channel, at, number, purpose)
 
     async def reserve(
@@ -55,7 +55,7 @@ class ContactService:
     ) -> Reservation:
         async with self.store.write() as session:
             chain = await AuditChain.open(session)
-            account, debtor = await self._load(session, account_ref)
+            account, debtor = await repository.require_account(session, account_ref)
             # Serialise every contact decision for this debtor (PostgreSQL row lock).
             await session.execute(select(Debtor.id).where(Debtor.id == debtor.id).with_for_update())
             decision = await self._decide(session, account, debtor, channel, at, number, purpose)
@@ -96,12 +96,6 @@ class ContactService:
             if attempt is None:
                 raise NotFound("attempt_not_found", f"no contact attempt {attempt_id}")
             attempt.outcome, attempt.updated_at = outcome, at
-
-    async def _load(self, session: AsyncSession, account_ref: str) -> tuple[Account, Debtor]:
-        found = await repository.account_with_debtor(session, account_ref)
-        if found is None:
-            raise NotFound("account_not_found", f"no account {account_ref!r}")
-        return found
 
     async def _decide(
         self,

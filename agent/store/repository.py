@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.errors import NotFound
 from agent.store.models import Account, Conversation, Debtor, Turn
 
 
@@ -19,6 +20,14 @@ async def account_with_debtor(
         )
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+async def require_account(session: AsyncSession, account_ref: str) -> tuple[Account, Debtor]:
+    """The account and its debtor, or `NotFound` (a 404 for API callers)."""
+    found = await account_with_debtor(session, account_ref)
+    if found is None:
+        raise NotFound("account_not_found", f"no account {account_ref!r}")
+    return found
 
 
 async def account_by_id(session: AsyncSession, account_id: int) -> tuple[Account, Debtor]:

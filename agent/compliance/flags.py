@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.compliance.contact import FlagState
+from agent.store.database import utc
 from agent.store.models import AccountFlag
 
 # Flags a compliance officer or an integration may set through the API, besides the
@@ -36,10 +37,7 @@ SETTABLE_FLAGS = frozenset(
 
 
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
+    return None if value is None else utc(value)
 
 
 async def active_flags(

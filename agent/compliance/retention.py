@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.compliance.audit import PURGE_EVENT, AuditChain
 from agent.compliance.packs import PackLibrary
 from agent.logs import log_event
+from agent.store.database import utc
 from agent.store.models import Account, AuditEvent, ContactAttempt, Conversation, PromiseToPay, Turn
 from agent.store.store import Store
 
@@ -76,7 +77,7 @@ async def purge_expired(
         attempt_ids = [
             row.id
             for row in (await session.execute(select(ContactAttempt))).scalars()
-            if _utc(row.started_at) < cutoff_of[row.account_id]
+            if utc(row.started_at) < cutoff_of[row.account_id]
         ]
         report.contact_attempts = len(attempt_ids)
         if dry_run:
@@ -100,10 +101,6 @@ async def purge_expired(
     return report
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 async def _expired_conversations(
     session: AsyncSession, cutoff_of: dict[int, dt.datetime]
 ) -> list[str]:
@@ -111,7 +108,7 @@ async def _expired_conversations(
     return [
         row.id
         for row in rows
-        if _utc(row.ended_at or row.updated_at)
+        if utc(row.ended_at or row.updated_at)
         < cutoff_of.get(row.account_id, dt.datetime.min.replace(tzinfo=dt.UTC))
     ]
 

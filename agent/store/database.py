@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they are stored in UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

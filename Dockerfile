@@ -9,7 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     AGENT_HOST=0.0.0.0 \
     AGENT_PORT=8000 \
-    AGENT_DATA_DIR=/var/lib/tact
+    AGENT_DATA_DIR=/var/lib/tact \
+    AGENT_MODELS_DIR=/var/lib/tact/models
+
+# espeak-ng: the voice channel's text-to-speech (pyttsx3 drives libespeak-ng).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng \
+    && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system tact && useradd --system --gid tact --home-dir /app --shell /usr/sbin/nologin tact
 
@@ -31,7 +37,8 @@ ENV AGENT_MODEL_DIR=/app/models/classifier
 RUN agent train --if-missing --train data/train.jsonl --test data/test.jsonl
 
 USER tact
-EXPOSE 8000
+# 8000 HTTP/WebSocket; 9092 Asterisk AudioSocket when AGENT_AUDIOSOCKET_PORT=9092.
+EXPOSE 8000 9092
 VOLUME ["/var/lib/tact"]
 # The policies and templates live beside the package in /app.
 ENV AGENT_POLICIES_DIR=/app/dialogue_policies \

@@ -16,6 +16,7 @@ from agent.logs import configure_logging, log_event
 from agent.pipeline import Clock, system_clock
 from agent.services import build_services
 from agent.settings import Settings
+from agent.telephony.audiosocket import AudioSocketServer
 
 log = logging.getLogger("agent.app")
 
@@ -28,10 +29,19 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, clock)
         app.state.services = services
+        audiosocket = None
+        if settings.audiosocket_port:
+            audiosocket = AudioSocketServer(
+                services, settings.audiosocket_host, settings.audiosocket_port
+            )
+            await audiosocket.start()
         log_event(log, "service_started", database=services.store.engine.dialect.name)
         try:
             yield
         finally:
+            if audiosocket is not None:
+                await audiosocket.close()
+            await services.voice.close()
             await services.store.close()
             log_event(log, "service_stopped")
 

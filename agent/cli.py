@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli_compliance import compliance_app
+from agent.cli_models import models_app
 from agent.dialogue.yaml_lines import ConfigError
 from agent.settings import Settings
 
@@ -23,6 +24,7 @@ db_app = typer.Typer(no_args_is_help=True, help="The database.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(compliance_app, name="compliance")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:
@@ -60,6 +62,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
+        # The sans-I/O websockets protocol: the legacy one is deprecated upstream.
+        ws="websockets-sansio",
     )
 
 

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class TurnOutcome:
     messages: list[Message]
     state: ConversationState
     analysis: Analysis | None = None
+    # Seconds spent in the classifier for this turn (voice metrics split it out).
+    analysis_seconds: float = 0.0
 
 
 class TurnPipeline:
@@ -191,7 +194,9 @@ class TurnPipeline:
             locale=conversation.locale,
             default_currency=account.currency,
         )
+        started = time.perf_counter()
         [analysis] = await self.analyzer.analyze([text], context)
+        analysis_seconds = time.perf_counter() - started
         # Analysis saw the raw words; from here on (state, store, log, reply) only the
         # redacted text exists, so card numbers, IDs and phone numbers are never kept.
         text = redact(text, PHONE_REGIONS.get(account.jurisdiction))
@@ -216,8 +221,48 @@ class TurnPipeline:
             emotion=analysis.emotion.value,
         )
         return TurnOutcome(
-            conversation.id, session_id, [o.message for o in outbound], new_state, analysis
+            conversation.id,
+            session_id,
+            [o.message for o in outbound],
+            new_state,
+            analysis,
+            analysis_seconds,
         )
+
+    async def record(self, conversation_id: str, kind: str, payload: dict[str, Any]) -> None:
+        """Append a channel event (a barge-in, a disclosure played or repeated) to the
+        conversation's chain; returns once it is durable."""
+        try:
+            async with self.store.write() as session:
+                chain = await AuditChain.open(session)
+                chain.append(kind, conversation_id, payload)
+                await chain.close()
+        except SQLAlchemyError as exc:
+            raise self._unavailable(exc, conversation_id) from exc
+
+    async def end(self, session_id: str, reason: str) -> None:
+        """End a conversation from the channel side (the caller hung up); a no-op when
+        the dialogue already ended it."""
+        now = self.clock()
+        try:
+            async with self.store.write() as session:
+                conversation = await repository.conversation_by_session(session, session_id)
+                if conversation is None:
+                    raise NotFound("session_not_found", f"no session {session_id!r}")
+                if conversation.ended_at is not None:
+                    return
+                chain = await AuditChain.open(session)
+                state = ConversationState.model_validate(conversation.state)
+                state.ended = True
+                conversation.state = state.model_dump(mode="json")
+                conversation.ended_at = now
+                conversation.updated_at = now
+                chain.append(
+                    "conversation.ended", conversation.id, {"step": state.step, "reason": reason}
+                )
+                await chain.close()
+        except SQLAlchemyError as exc:
+            raise self._unavailable(exc, session_id) from exc
 
     async def _commit_turn(
         self,

@@ -17,6 +17,8 @@ from agent.pipeline import Clock, TurnPipeline, system_clock
 from agent.settings import Settings
 from agent.store.seed import seed_demo
 from agent.store.store import Store
+from agent.telephony.calls import CallRegistry
+from agent.voice.engines import VoiceEngines
 
 log = logging.getLogger("agent.services")
 
@@ -30,6 +32,8 @@ class Services:
     pipeline: TurnPipeline
     packs: PackLibrary
     contacts: ContactService
+    calls: CallRegistry
+    voice: VoiceEngines
 
 
 def load_dialogue(settings: Settings) -> DialogueManager:
@@ -68,4 +72,7 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
         clock=clock,
     )
     contacts = ContactService(store, packs)
-    return Services(settings, store, analyzer, dialogue, pipeline, packs, contacts)
+    calls = CallRegistry(store, contacts, pipeline, settings, clock)
+    # Speech engines load lazily (a Vosk model takes seconds); the TTS worker starts now.
+    voice = VoiceEngines(settings)
+    return Services(settings, store, analyzer, dialogue, pipeline, packs, contacts, calls, voice)

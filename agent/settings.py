@@ -52,6 +52,43 @@ class Settings(BaseSettings):
     classifier_batch_wait_ms: float = Field(default=2.0, ge=0.0)
     classifier_max_batch: int = Field(default=64, ge=1)
 
+    # Telephony (agent/telephony, PROTOCOLS.md). Webhooks are refused (403) while the
+    # auth token is empty: nothing unsigned is ever trusted.
+    twilio_auth_token: str = ""
+    twilio_account_sid: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+    twilio_caller_id: str = "+18005550100"
+    # The URL the gateway calls us at (behind a proxy, what it signed); empty = as received.
+    public_base_url: str = ""
+    telephony_mode: Literal["gather", "stream"] = "gather"
+    # Where a hand-off to a person dials (<Dial>); empty = say the callback number instead.
+    human_queue_number: str = ""
+    # Asterisk AudioSocket TCP server; 0 = off.
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = Field(default=0, ge=0, le=65535)
+
+    # Speech. Engines per locale: `pocketsphinx` (English model in its wheel) or `vosk`
+    # (a model from vosk_models: a directory or an installed `vosk_model_*` package).
+    stt_engines: dict[str, str] = Field(
+        default_factory=lambda: {"en-US": "pocketsphinx", "en-GB": "pocketsphinx", "zh-CN": "vosk"}
+    )
+    vosk_models: dict[str, str] = Field(default_factory=dict)
+    # Grammar mode (Vosk): restrict a locale's recognizer to these phrases, e.g. a
+    # yes/no confirmation line. Empty = free speech.
+    stt_grammars: dict[str, list[str]] = Field(default_factory=dict)
+    models_dir: Path = PROJECT_ROOT / "var" / "models"
+    vosk_model_list_url: str = "https://alphacephei.com/vosk/models/model-list.json"
+    tts_voices: dict[str, str] = Field(
+        default_factory=lambda: {"en-US": "en-us", "en-GB": "en-gb", "zh-CN": "cmn"}
+    )
+    tts_timeout_s: float = Field(default=10.0, gt=0)
+    # Outgoing call audio is paced at one 20 ms frame per 20 ms (the gateway's buffer is
+    # small); tests of the protocol may turn pacing off.
+    voice_pacing: bool = True
+    # Silence that ends the debtor's turn, and how long DTMF digits may pause.
+    end_of_speech_ms: int = Field(default=400, ge=100, le=3000)
+    dtmf_timeout_ms: int = Field(default=3000, ge=500)
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:

@@ -163,3 +163,32 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Call(Base):
+    """One telephone call, in either direction, through any gateway (Twilio, AudioSocket).
+
+    `account_id` is empty for an inbound caller whose number matches no debtor.
+    `conversation_id` and `contact_attempt_id` carry no foreign key: retention deletes
+    conversations and attempts, and the call row must not block that purge."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"), index=True, nullable=True
+    )
+    conversation_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    mode: Mapped[str] = mapped_column(String(16))  # gather | stream | audiosocket
+    locale: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    answered_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    contact_attempt_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

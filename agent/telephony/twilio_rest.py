@@ -1,0 +1,83 @@
+"""Outbound calls through the Twilio REST API, with the official (synchronous) client
+run in a worker thread so the event loop never waits on the network.
+
+The API host is a setting (`twilio_api_base`) so tests and staging can point it at a
+fake: twilio 9.x hard-codes `https://api.twilio.com` in `ApiBase.__init__`, but every
+request URL is built from the domain's plain `base_url` attribute
+(`Domain.absolute_url`), so replacing it on `client.api` redirects the whole
+`/2010-04-01/Accounts/{sid}/Calls.json` family.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from agent.errors import ServiceError, Unavailable
+from agent.settings import Settings
+
+TIMEOUT_S = 10.0
+# The client logs each request and response at INFO in free text, several lines each;
+# our own `call_placed` line says what matters, so its lines only show when they warn.
+_HTTP_LOG = logging.getLogger("agent.telephony.twilio_http")
+_HTTP_LOG.setLevel(logging.WARNING)
+
+
+class BadGateway(ServiceError):
+    status = 502
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    sid: str
+    status: str
+
+
+class DialError(Exception):
+    """The gateway did not take the call; `error` is what the API caller is told."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def configured(settings: Settings) -> bool:
+    return bool(settings.twilio_account_sid and settings.twilio_auth_token)
+
+
+def _create(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
+    http = TwilioHttpClient(timeout=TIMEOUT_S, logger=_HTTP_LOG)
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
+    client.api.base_url = settings.twilio_api_base.rstrip("/")
+    try:
+        call = client.api.v2010.accounts(settings.twilio_account_sid).calls.create(
+            to=to,
+            from_=settings.twilio_caller_id,
+            url=url,
+            method="POST",
+            status_callback=status_callback,
+            status_callback_method="POST",
+            machine_detection="Enable",
+        )
+        return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))
+    finally:
+        if http.session is not None:
+            http.session.close()
+
+
+async def place_call(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
+    try:
+        return await asyncio.to_thread(_create, settings, to, url, status_callback)
+    except TwilioRestException as exc:
+        raise DialError(
+            BadGateway("gateway_error", f"the telephony gateway refused the call ({exc.status})")
+        ) from exc
+    except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
+        raise DialError(
+            Unavailable("gateway_unavailable", "the telephony gateway could not be reached")
+        ) from exc

@@ -1,0 +1,1 @@
+"""Speech in and out for the voice channel: audio formats, STT and TTS adapters."""

@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             if audiosocket is not None:
                 await audiosocket.close()
             await services.voice.close()
+            await services.events.close()
             await services.store.close()
             log_event(log, "service_stopped")
 

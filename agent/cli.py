@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.cli_compliance import compliance_app
+from agent.cli_keys import keys_app
 from agent.cli_models import models_app
 from agent.dialogue.yaml_lines import ConfigError
 from agent.settings import Settings
@@ -25,6 +26,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:
@@ -290,14 +292,15 @@ def db_upgrade() -> None:
 
 @app.command()
 def seed() -> None:
-    """Insert the demo accounts (idempotent)."""
+    """Insert the demo accounts and users (idempotent; no users in production)."""
     from agent.store.seed import seed_demo
     from agent.store.store import Store
 
     async def run() -> int:
-        store = await Store.open(Settings().database_url)
+        settings = Settings()
+        store = await Store.open(settings.database_url)
         try:
-            return await seed_demo(store)
+            return await seed_demo(store, settings.environment)
         finally:
             await store.close()
 

@@ -105,6 +105,13 @@ class Promise(BaseModel):
     confirmed: bool = False
 
 
+class QuickReply(BaseModel):
+    """A choice the step offers (`state.options`); the widget sends `label` as text."""
+
+    id: str
+    label: str
+
+
 class ConversationState(BaseModel):
     """Everything the dialogue needs between turns; persisted as JSON with the conversation."""
 
@@ -124,6 +131,8 @@ class ConversationState(BaseModel):
     # False when an earlier conversation on the account already gave the collection
     # disclosure (US: later communications use the shorter debt-collector notice).
     first_communication: bool = True
+    # Quick replies for the current step (agent/dialogue/options.py), in its locale.
+    options: list[QuickReply] = Field(default_factory=list)
 
     def add_flag(self, flag: str) -> None:
         if flag not in self.flags:
@@ -141,6 +150,7 @@ class ConversationState(BaseModel):
             "handoff": self.handoff,
             "flags": list(self.flags),
             "promise": None if self.promise is None else self.promise.model_dump(mode="json"),
+            "options": [o.model_dump() for o in self.options],
         }
 
 

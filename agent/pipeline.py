@@ -26,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent.assist.payloads import ended_event, turn_event
+from agent.assist.takeover import TakeoverMixin
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import active_flags, set_flags
 from agent.compliance.guard import Guard, Utterance
@@ -44,6 +46,7 @@ from agent.domain import (
     Tone,
 )
 from agent.errors import Conflict, InvalidInput, NotFound, Unavailable
+from agent.events import EventBus
 from agent.logs import log_event
 from agent.nlp.analyzer import Analyzer
 from agent.store import repository
@@ -77,7 +80,7 @@ class TurnOutcome:
     analysis_seconds: float = 0.0
 
 
-class TurnPipeline:
+class TurnPipeline(TakeoverMixin):
     def __init__(
         self,
         store: Store,
@@ -90,8 +93,11 @@ class TurnPipeline:
         business_name: str,
         callback_number: str,
         clock: Clock = system_clock,
+        events: EventBus | None = None,
     ) -> None:
         self.store = store
+        # Committed turns are published here (agent/events.py) for the assist panel.
+        self.events = events
         self.analyzer = analyzer
         self.dialogue = dialogue
         self.guard = guard
@@ -157,15 +163,19 @@ class TurnPipeline:
         except SQLAlchemyError as exc:
             raise self._unavailable(exc, conversation.id) from exc
         log_event(log, "conversation_started", conversation_id=conversation.id, channel=channel)
+        await self._announce(
+            conversation,
+            [
+                turn_event(conversation, seq, "agent", o.message.text, state, now)
+                for seq, o in enumerate(outbound, 1)
+            ],
+        )
         return TurnOutcome(
             conversation.id, conversation.session_id, [o.message for o in outbound], state
         )
 
     async def handle(self, session_id: str, text: str) -> TurnOutcome:
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = self._locks[session_id] = asyncio.Lock()
-        async with lock:
+        async with self._session_lock(session_id):
             return await self._handle(session_id, text)
 
     # -- the turn -------------------------------------------------------------------------
@@ -203,22 +213,39 @@ class TurnPipeline:
         analysis = analysis.model_copy(update={"text": text})
         observed = state.model_copy(deep=True)
         raised, new_flags = observe(observed, analysis)
-        new_state, decision = self.dialogue.respond(
-            self.policy_id, observed, analysis, facts, frozenset(raised)
-        )
-        outbound = self._guarded(decision, new_state, facts)
-        await self._commit_turn(
+        decision: Decision | None = None
+        outbound: list[OutboundMessage] = []
+        new_state = observed
+        # While a person has the conversation (assist takeover) the bot stays silent:
+        # the turn is still analysed, flagged and logged, and the person sees it live.
+        if conversation.controlled_by is None:
+            new_state, decision = self.dialogue.respond(
+                self.policy_id, observed, analysis, facts, frozenset(raised)
+            )
+            outbound = self._guarded(decision, new_state, facts)
+        seq = await self._commit_turn(
             conversation, account, text, analysis, new_flags, new_state, decision, outbound, now
         )
         log_event(
             log,
             "turn",
             conversation_id=conversation.id,
-            step=decision.to_step,
-            rule=decision.rule,
-            tone=decision.tone.value,
+            step=new_state.step,
+            rule=decision.rule if decision else "human_control",
+            tone=decision.tone.value if decision else None,
             intents=[i.value for i in analysis.intents],
             emotion=analysis.emotion.value,
+        )
+        await self._announce(
+            conversation,
+            [
+                turn_event(conversation, seq, "debtor", text, new_state, now, analysis),
+                *(
+                    turn_event(conversation, seq + i, "agent", o.message.text, new_state, now)
+                    for i, o in enumerate(outbound, 1)
+                ),
+                *([ended_event(conversation.id)] if new_state.ended else []),
+            ],
         )
         return TurnOutcome(
             conversation.id,
@@ -263,6 +290,7 @@ class TurnPipeline:
                 await chain.close()
         except SQLAlchemyError as exc:
             raise self._unavailable(exc, session_id) from exc
+        await self._announce(conversation, [ended_event(conversation.id)])
 
     async def _commit_turn(
         self,
@@ -272,10 +300,11 @@ class TurnPipeline:
         analysis: Analysis,
         new_flags: list[str],
         state: ConversationState,
-        decision: Decision,
+        decision: Decision | None,
         outbound: list[OutboundMessage],
         now: dt.datetime,
-    ) -> None:
+    ) -> int:
+        """Log the debtor's turn and the replies in one transaction; returns its seq."""
         try:
             async with self.store.write() as session:
                 chain = await AuditChain.open(session)
@@ -307,8 +336,11 @@ class TurnPipeline:
                         "flags_raised": new_flags,
                     },
                 )
-                self._add_outbound(session, chain, conversation, decision, outbound, now, seq + 1)
-                if decision.promise_captured is not None:
+                if decision is not None:
+                    self._add_outbound(
+                        session, chain, conversation, decision, outbound, now, seq + 1
+                    )
+                if decision is not None and decision.promise_captured is not None:
                     promise = decision.promise_captured
                     session.add(
                         PromiseToPay(
@@ -354,6 +386,7 @@ class TurnPipeline:
                 await chain.close()
         except SQLAlchemyError as exc:
             raise self._unavailable(exc, loaded.id) from exc
+        return seq
 
     def _add_outbound(
         self,

@@ -11,6 +11,7 @@ from agent.compliance.packs import PackLibrary
 from agent.dialogue.manager import DialogueManager
 from agent.dialogue.policy import load_policies
 from agent.dialogue.templates import TemplateLibrary
+from agent.events import EventBus, build_event_bus
 from agent.logs import log_event
 from agent.nlp.analyzer import Analyzer, build_analyzer
 from agent.pipeline import Clock, TurnPipeline, system_clock
@@ -34,6 +35,8 @@ class Services:
     contacts: ContactService
     calls: CallRegistry
     voice: VoiceEngines
+    # Live events for the assist panel and chat sockets (AGENT_REDIS_URL: across replicas).
+    events: EventBus
 
 
 def load_dialogue(settings: Settings) -> DialogueManager:
@@ -55,11 +58,12 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
     guard = Guard()
     store = await Store.open(settings.database_url, echo=settings.database_echo)
     if settings.seed_demo_data:
-        added = await seed_demo(store)
+        added = await seed_demo(store, settings.environment)
         if added:
             log_event(log, "demo_accounts_seeded", count=added)
     # AGENT_ANALYZER: the fine-tuned model (built on first start if missing) or the lexicon.
     analyzer = await build_analyzer(settings)
+    events = await build_event_bus(settings.redis_url)
     pipeline = TurnPipeline(
         store,
         analyzer,
@@ -70,9 +74,12 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
         business_name=settings.business_name,
         callback_number=settings.callback_number,
         clock=clock,
+        events=events,
     )
     contacts = ContactService(store, packs)
     calls = CallRegistry(store, contacts, pipeline, settings, clock)
     # Speech engines load lazily (a Vosk model takes seconds); the TTS worker starts now.
     voice = VoiceEngines(settings)
-    return Services(settings, store, analyzer, dialogue, pipeline, packs, contacts, calls, voice)
+    return Services(
+        settings, store, analyzer, dialogue, pipeline, packs, contacts, calls, voice, events
+    )

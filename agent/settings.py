@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     end_of_speech_ms: int = Field(default=400, ge=100, le=3000)
     dtmf_timeout_ms: int = Field(default=3000, ge=500)
 
+    # Live events (agent/events.py): Redis pub/sub shares them across replicas; empty =
+    # in-process only (one replica). The SSE stream sends a keep-alive comment this often.
+    redis_url: str = ""
+    assist_ping_s: float = Field(default=15.0, gt=0)
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:

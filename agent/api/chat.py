@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -15,10 +17,12 @@ from agent.channels.chat import (
     SessionCreate,
     SocketMessage,
     clean_text,
+    pushed_reply,
     reply_body,
     session_body,
 )
 from agent.errors import NotFound, ServiceError
+from agent.events import Subscription
 from agent.logs import log_event
 from agent.store import repository
 from agent.transcript import transcript_body
@@ -56,10 +60,14 @@ async def chat_socket(websocket: WebSocket, session_id: str) -> None:
         )
         await websocket.close(code=4404)
         return
+    # Subscribed before the history is sent, so a human agent's message logged in
+    # between is either in the history or pushed (the widget drops duplicates by seq).
+    subscription = services.events.subscribe(f"session:{session_id}")
+    pusher = asyncio.create_task(_push(websocket, subscription), name=f"chat-push-{session_id}")
     # On (re)connect the client gets the whole conversation so far: a dropped socket
     # resumes the same session with nothing lost.
-    await websocket.send_json({"type": "session", "session_id": session_id, **history})
     try:
+        await websocket.send_json({"type": "session", "session_id": session_id, **history})
         while True:
             raw = await websocket.receive_text()
             try:
@@ -81,6 +89,23 @@ async def chat_socket(websocket: WebSocket, session_id: str) -> None:
             await websocket.send_json({"type": "reply", **reply_body(outcome)})
     except WebSocketDisconnect:
         log_event(log, "chat_socket_closed", session_id=session_id)
+    finally:
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+        subscription.close()
+
+
+async def _push(websocket: WebSocket, subscription: Subscription) -> None:
+    """Forward what a person in the assist panel says (committed, then published)."""
+    async for event in subscription:
+        body = pushed_reply(event)
+        if body is None:
+            continue
+        try:
+            await websocket.send_json(body)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return  # the socket is gone; the receive loop ends the handler
 
 
 async def _send_error(websocket: WebSocket, error: ServiceError) -> None:

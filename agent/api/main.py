@@ -2,9 +2,33 @@
 
 from fastapi import APIRouter
 
-from agent.api import audit, chat, compliance, conversations, health, metrics, telephony
+from agent.api import (
+    assist,
+    audit,
+    auth,
+    chat,
+    compliance,
+    conversations,
+    health,
+    metrics,
+    telephony,
+    web,
+)
 from agent.telephony import media_stream
 
 api_router = APIRouter()
-for module in (health, chat, conversations, audit, compliance, telephony, metrics, media_stream):
+for module in (
+    health,
+    auth,
+    chat,
+    conversations,
+    audit,
+    compliance,
+    telephony,
+    metrics,
+    media_stream,
+    assist,
+):
     api_router.include_router(module.router)
+# The pages and their static files (no /v1 prefix: browsers load them directly).
+api_router.include_router(web.router)

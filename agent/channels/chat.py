@@ -60,6 +60,19 @@ def reply_body(outcome: TurnOutcome) -> dict[str, Any]:
     }
 
 
+def pushed_reply(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A human agent's message from the event bus, as the socket's `reply` frame."""
+    if event.get("type") != "turn" or event.get("role") != "human" or "message" not in event:
+        return None
+    return {
+        "type": "reply",
+        "conversation_id": event["conversation_id"],
+        "messages": [{**event["message"], "seq": event["seq"]}],
+        "state": event["state"],
+        "analysis": None,
+    }
+
+
 def analysis_body(outcome: TurnOutcome) -> dict[str, Any] | None:
     if outcome.analysis is None:
         return None

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.dialogue.options import step_options
 from agent.dialogue.policy import RESUME, Action, Policy, Step, Transition
 from agent.dialogue.templates import Rendered, TemplateLibrary
 from agent.domain import Analysis, ConversationState, Promise, Tone
@@ -125,6 +126,60 @@ class DialogueManager:
         elif transition.reprompt or not transition.say:
             turn.reprompt(step, tone)
         return state, turn.decision(from_step, transition.id, tone)
+
+    # -- agent assist: what a human agent may say at this point -------------------------
+
+    def templates_at(
+        self,
+        policy_id: str,
+        step_name: str,
+        moment: tuple[ConversationState, AccountFacts, Analysis] | None = None,
+    ) -> list[str]:
+        """Templates the policy could say from `step_name` on the next turn: the step's
+        own, its transitions', and the steps they enter. Interrupts and fallbacks (crisis
+        line, cease, ...) only when, at `moment` (state, facts, the debtor's latest
+        analysis), their condition holds: a crisis line is no suggestion for anger."""
+        policy = self.policies[policy_id]
+        step = policy.steps[step_name]
+        found: list[str] = [t for t in (step.say, step.reprompt) if t]
+        exceptional = [*policy.interrupts, *policy.fallbacks]
+        if moment is not None:
+            state, facts, analysis = moment
+            context = _Turn(self, policy, state.model_copy(deep=True), facts, analysis).context()
+            exceptional = [t for t in exceptional if t.when(context)]
+        for transition in (*step.transitions, *exceptional):
+            if transition.say:
+                found.append(transition.say)
+            target = policy.steps.get(transition.goto or "")
+            if target is not None and target.say:
+                found.append(target.say)
+        return list(dict.fromkeys(found))
+
+    def tone_for(
+        self,
+        policy_id: str,
+        state: ConversationState,
+        analysis: Analysis | None,
+        facts: AccountFacts,
+    ) -> Tone:
+        """The tone the policy would choose now (the step's own, or the tone rules)."""
+        policy = self.policies[policy_id]
+        step = policy.steps.get(state.step)
+        if step is not None and step.tone is not None:
+            return step.tone
+        return _Turn(self, policy, state.model_copy(deep=True), facts, analysis).choose_tone()
+
+    def render_for(
+        self,
+        policy_id: str,
+        state: ConversationState,
+        facts: AccountFacts,
+        template_id: str,
+        tone: Tone,
+    ) -> Rendered:
+        """Render a template with the same context the policy would use."""
+        turn = _Turn(self, self.policies[policy_id], state.model_copy(deep=True), facts, None)
+        return self.templates.render(template_id, facts.locale, tone, turn.render_context())
 
 
 class _Turn:
@@ -291,6 +346,7 @@ class _Turn:
                     step_name = divert
                     continue
             self.state.step = step_name
+            self.state.options = step_options(step_name, self.facts.locale)
             self.state.ended = self.state.ended or step.end
             self.state.handoff = step.handoff
             if step.say:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from agent.auth.users import UserSpec, seed_users
+from agent.logs import log_event
 from agent.store.models import Account, Debtor
 from agent.store.store import Store
 
 DEMO_TENANT = "demo"
+log = logging.getLogger("agent.store.seed")
+
+# Sign-ins for the agent-assist panel; `agent@other` proves tenant isolation.
+# Public passwords: never seeded in production (see seed_demo).
+DEMO_USERS = [
+    UserSpec("agent@demo", "demo-agent-pass", "agent", DEMO_TENANT),
+    UserSpec("supervisor@demo", "demo-supervisor-pass", "supervisor", DEMO_TENANT),
+    UserSpec("auditor@demo", "demo-auditor-pass", "auditor", DEMO_TENANT),
+    UserSpec("agent@other", "demo-other-pass", "agent", "other"),
+]
 
 DEMO_ACCOUNTS = [
     {
@@ -64,8 +77,16 @@ DEMO_ACCOUNTS = [
 ]
 
 
-async def seed_demo(store: Store) -> int:
-    """Insert the demo accounts that are missing; returns how many were added."""
+async def seed_demo(store: Store, environment: str = "development") -> int:
+    """Insert the demo accounts (and demo users) that are missing; returns how many
+    accounts were added."""
+    if environment == "production":
+        # Well-known passwords on a production service would be an open door.
+        log_event(log, "demo_users_refused", logging.WARNING, environment=environment)
+    else:
+        users = await seed_users(store, DEMO_USERS)
+        if users:
+            log_event(log, "demo_users_seeded", count=users)
     added = 0
     async with store.write() as session:
         existing = set((await session.execute(select(Account.account_ref))).scalars())

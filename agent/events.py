@@ -1,0 +1,221 @@
+"""Live events for the assist panel and the chat socket: publish after commit, fan out.
+
+Topics are `tenant:<tenant>` (every event of a tenant: the assist panel's SSE stream)
+and `session:<session_id>` (what a chat socket must push, e.g. a human agent's reply).
+Events are plain JSON dicts; only events about committed turns are ever published.
+
+`EventBus` fans out inside one process. Each subscriber has a bounded queue: a panel that
+stops reading loses its oldest events instead of growing memory without bound (the panel
+reloads the conversation when it reconnects, so the log, not the stream, is the record).
+
+`RedisEventBus` (AGENT_REDIS_URL) publishes through Redis pub/sub so every replica's
+subscribers see every replica's events. Live updates are a convenience, never the
+record: if Redis cannot be reached at start, or the connection fails later, the bus logs
+a WARNING and carries on in-process (this replica's events still reach its subscribers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
+
+from agent.logs import log_event
+
+log = logging.getLogger("agent.events")
+
+Event = dict[str, Any]
+QUEUE_SIZE = 256
+# Our channels in a Redis shared with other software.
+REDIS_PREFIX = "tact:"
+
+
+class Subscription:
+    """An async iterator of a topic's events; registered as soon as it is created, so
+    nothing published after `subscribe` returns is missed."""
+
+    def __init__(self, bus: EventBus, topic: str, size: int) -> None:
+        self.bus = bus
+        self.topic = topic
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if self.queue.full():
+            # Drop the oldest: the newest state is what a live panel needs.
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
+
+    async def next_within(self, seconds: float) -> Event | None:
+        """The next event, or None when `seconds` pass without one (SSE keep-alives)."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), seconds)
+        except TimeoutError:
+            return None
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.queue.get()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class EventBus:
+    """In-process fan-out."""
+
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    @property
+    def mode(self) -> str:
+        return "memory"
+
+    async def start(self) -> None:
+        """Nothing to connect in-process."""
+
+    async def publish(self, topic: str, event: Event) -> None:
+        self.deliver(topic, event)
+
+    def subscribe(self, topic: str) -> Subscription:
+        subscription = Subscription(self, topic, self.queue_size)
+        self._subscribers.setdefault(topic, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(subscription.topic)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.topic]
+
+    def subscriber_count(self, topic: str) -> int:
+        return len(self._subscribers.get(topic, ()))
+
+    def deliver(self, topic: str, event: Event) -> None:
+        for subscription in list(self._subscribers.get(topic, ())):
+            subscription.offer(event)
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+
+
+class RedisEventBus(EventBus):
+    """Fan-out across replicas through Redis pub/sub; in-process when Redis is down."""
+
+    def __init__(self, url: str, queue_size: int = QUEUE_SIZE) -> None:
+        super().__init__(queue_size)
+        self.url = url
+        self._client: Any = None  # redis.asyncio.Redis while connected
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def mode(self) -> str:
+        return "redis" if self._client is not None else "memory"
+
+    async def start(self) -> None:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=2)
+        try:
+            await client.ping()
+            pubsub = client.pubsub()
+            await pubsub.psubscribe(REDIS_PREFIX + "*")
+        except (redis.RedisError, OSError) as exc:
+            await client.aclose()
+            self._degrade("redis_unreachable", exc)
+            return
+        self._client = client
+        self._listener = asyncio.create_task(self._listen(pubsub), name="redis-events")
+        log_event(log, "event_bus_started", mode="redis")
+
+    async def publish(self, topic: str, event: Event) -> None:
+        import redis.asyncio as redis
+
+        if self._client is None:
+            self.deliver(topic, event)
+            return
+        try:
+            # Local subscribers get it back through `_listen`, like every other replica's.
+            await self._client.publish(REDIS_PREFIX + topic, json.dumps(event, default=str))
+        except (redis.RedisError, OSError) as exc:
+            await self._drop_redis("redis_publish_failed", exc)
+            self.deliver(topic, event)
+
+    async def _listen(self, pubsub: Any) -> None:
+        import redis.asyncio as redis
+
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                if message is None or message.get("type") != "pmessage":
+                    continue
+                channel = message["channel"].decode()
+                event = json.loads(message["data"])
+                self.deliver(channel.removeprefix(REDIS_PREFIX), event)
+        except asyncio.CancelledError:
+            raise
+        except (redis.RedisError, OSError, ValueError) as exc:
+            self._listener = None
+            await self._drop_redis("redis_listener_failed", exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def _drop_redis(self, reason: str, exc: BaseException) -> None:
+        client, self._client = self._client, None
+        listener, self._listener = self._listener, None
+        if listener is not None and listener is not asyncio.current_task():
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+        if client is not None:
+            self._degrade(reason, exc)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def _degrade(self, reason: str, exc: BaseException) -> None:
+        log_event(
+            log,
+            "event_bus_degraded",
+            logging.WARNING,
+            reason=reason,
+            error=f"{type(exc).__name__}: {exc}",
+            mode="memory",
+        )
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+        await super().close()
+
+
+async def build_event_bus(redis_url: str) -> EventBus:
+    bus: EventBus = RedisEventBus(redis_url) if redis_url else EventBus()
+    await bus.start()
+    return bus

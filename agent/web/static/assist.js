@@ -1,0 +1,487 @@
+/*
+ * Tact agent-assist panel: sign in, follow live conversations (Server-Sent Events), see
+ * emotion and alerts, send suggested or typed replies, take over and hand back, wrap up.
+ * Every text that came from a debtor or the server goes in with textContent.
+ */
+(function () {
+  "use strict";
+
+  var EMOTIONS = ["calm", "positive", "confused", "angry", "distressed"];
+  var SPEAKERS = { debtor: "Debtor", agent: "Bot", human: "Agent" };
+
+  var me = null; // {username, role, tenant, csrf_token}
+  var conversations = new Map(); // conversation_id -> list entry
+  var selected = null; // conversation_id
+  var detail = null; // the selected conversation's body
+  var events = null; // EventSource
+  var refreshTimer = null;
+
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
+
+  // --- HTTP ------------------------------------------------------------------------------
+
+  function api(method, path, body) {
+    var headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // Cookie-authenticated changes must prove they come from this page.
+    if (method !== "GET" && me) headers["X-CSRF-Token"] = me.csrf_token;
+    return fetch(path, {
+      method: method,
+      headers: headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (response) {
+      return response.json().catch(function () {
+        return {};
+      }).then(function (data) {
+        if (response.status === 401 && path.indexOf("/v1/auth/") !== 0) signedOut();
+        return { ok: response.ok, status: response.status, data: data };
+      });
+    });
+  }
+
+  function errorText(data, fallback) {
+    var error = (data && data.error) || {};
+    var text = error.message || fallback;
+    if (Array.isArray(error.rules) && error.rules.length) {
+      text += " (" + error.rules.map(ruleName).join(", ") + ")";
+    }
+    return text;
+  }
+
+  function ruleName(rule) {
+    if (typeof rule === "string") return rule;
+    return rule.rule || rule.id || rule.code || rule.name || JSON.stringify(rule);
+  }
+
+  // --- sign in -------------------------------------------------------------------------
+
+  function init() {
+    $("login-form").addEventListener("submit", onLogin);
+    $("sign-out").addEventListener("click", onLogout);
+    $("takeover").addEventListener("click", function () {
+      act("takeover");
+    });
+    $("handback").addEventListener("click", function () {
+      act("handback");
+    });
+    $("compose").addEventListener("submit", onCompose);
+    $("compose-text").addEventListener("keydown", function (e) {
+      // Enter sends, Shift+Enter is a new line (as in most chat tools).
+      if (e.key === "Enter" && !e.shiftKey) {
+        e.preventDefault();
+        $("compose").requestSubmit();
+      }
+    });
+    $("wrapup-form").addEventListener("submit", onWrapup);
+    api("GET", "/v1/auth/me").then(function (r) {
+      if (r.ok) signedIn(r.data);
+      else signedOut();
+    });
+  }
+
+  function onLogin(e) {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    var body = { username: $("username").value.trim(), password: $("password").value };
+    api("POST", "/v1/auth/login", body).then(function (r) {
+      if (r.ok) {
+        $("password").value = "";
+        signedIn(r.data);
+      } else {
+        $("login-error").textContent = errorText(r.data, "Sign-in failed.");
+      }
+    });
+  }
+
+  function onLogout() {
+    api("POST", "/v1/auth/logout", {}).then(signedOut);
+  }
+
+  function signedIn(user) {
+    me = user;
+    $("sign-in").hidden = true;
+    $("panel").hidden = false;
+    $("sign-out").hidden = false;
+    $("who").textContent = user.username + " · " + user.role + " · " + user.tenant;
+    // Auditors read only: the controls that act are not offered.
+    document.body.classList.toggle("read-only", user.role === "auditor");
+    loadList();
+    listen();
+  }
+
+  function signedOut() {
+    me = null;
+    if (events) events.close();
+    events = null;
+    selected = null;
+    $("panel").hidden = true;
+    $("sign-out").hidden = true;
+    $("sign-in").hidden = false;
+    $("who").textContent = "";
+    $("live-status").textContent = "";
+    $("username").focus();
+  }
+
+  // --- live updates ----------------------------------------------------------------------
+
+  function listen() {
+    if (events) events.close();
+    events = new EventSource("/v1/assist/events");
+    var wasOpen = false;
+    events.onopen = function () {
+      $("live-status").textContent = "Live";
+      // After a drop some events were missed: read the current picture again.
+      if (wasOpen) {
+        loadList();
+        if (selected) refreshSelected();
+      }
+      wasOpen = true;
+    };
+    events.onerror = function () {
+      $("live-status").textContent = "Reconnecting…";
+    };
+    events.onmessage = function (e) {
+      var event;
+      try {
+        event = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      onEvent(event);
+    };
+  }
+
+  function onEvent(event) {
+    var id = event.conversation_id;
+    var entry = conversations.get(id);
+    if (event.type === "turn") {
+      if (!entry) return loadList(); // a new conversation
+      if (event.state) {
+        entry.step = event.state.step;
+        entry.flags = event.state.flags || entry.flags;
+      }
+      if (event.role === "debtor" && event.emotion) entry.emotion = event.emotion;
+      renderList();
+      if (id === selected) {
+        // At once from the event; the full refresh (alerts, trend, suggestions) follows.
+        appendTurn(event);
+        if (event.state) $("fact-step").textContent = event.state.step;
+        if (event.role === "debtor" && event.emotion) $("fact-emotion").textContent = event.emotion;
+        scheduleRefresh();
+      }
+    } else if (event.type === "control") {
+      if (entry) entry.controlled_by = event.controlled_by;
+      renderList();
+      if (id === selected && detail) {
+        detail.controlled_by = event.controlled_by;
+        renderControl();
+      }
+    } else if (event.type === "ended") {
+      conversations.delete(id);
+      renderList();
+      if (id === selected) scheduleRefresh();
+    } else if (event.type === "wrapup") {
+      if (id === selected) scheduleRefresh();
+    }
+  }
+
+  function scheduleRefresh() {
+    // Several events arrive together after one turn: fetch once.
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refreshSelected, 150);
+  }
+
+  // --- conversation list -----------------------------------------------------------------
+
+  function loadList() {
+    return api("GET", "/v1/assist/conversations").then(function (r) {
+      if (!r.ok) return;
+      conversations = new Map();
+      (r.data.conversations || []).forEach(function (c) {
+        conversations.set(c.conversation_id, c);
+      });
+      renderList();
+    });
+  }
+
+  function renderList() {
+    var list = $("conversations");
+    list.textContent = "";
+    var entries = Array.from(conversations.values()).sort(function (a, b) {
+      return String(b.updated_at).localeCompare(String(a.updated_at));
+    });
+    entries.forEach(function (c) {
+      var button = el("button");
+      button.type = "button";
+      button.dataset.conversationId = c.conversation_id;
+      if (c.session_id) button.dataset.sessionId = c.session_id;
+      button.setAttribute("aria-current", c.conversation_id === selected ? "true" : "false");
+      var ref = el("span", "ref", c.account_ref + " · " + c.channel + " · " + c.locale);
+      if (c.alerts) ref.append(" ", el("span", "badge alert", c.alerts + " alert" + (c.alerts > 1 ? "s" : "")));
+      if (c.controlled_by) ref.append(" ", el("span", "badge human", "human: " + c.controlled_by));
+      button.append(ref, el("span", "meta", "step " + c.step + " · " + (c.emotion || "no emotion yet")));
+      button.addEventListener("click", function () {
+        select(c.conversation_id);
+      });
+      var item = el("li");
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    $("list-empty").hidden = entries.length > 0;
+  }
+
+  // --- the selected conversation ---------------------------------------------------------
+
+  function select(id) {
+    selected = id;
+    renderList();
+    $("compose-error").textContent = "";
+    $("wrapup-status").textContent = "";
+    refreshSelected().then(function () {
+      $("transcript").focus();
+    });
+  }
+
+  function refreshSelected() {
+    var id = selected;
+    if (!id) return Promise.resolve();
+    var base = "/v1/assist/conversations/" + encodeURIComponent(id);
+    return Promise.all([api("GET", base), api("GET", base + "/suggestions")]).then(function (rs) {
+      if (id !== selected) return; // another one was chosen meanwhile
+      if (!rs[0].ok) {
+        $("placeholder").textContent = errorText(rs[0].data, "This conversation cannot be shown.");
+        $("placeholder").hidden = false;
+        $("conversation").hidden = true;
+        return;
+      }
+      detail = rs[0].data;
+      renderDetail();
+      renderSuggestions(rs[1].ok ? rs[1].data.suggestions || [] : []);
+      if (detail.ended) return loadSummary(base);
+    });
+  }
+
+  function renderDetail() {
+    $("placeholder").hidden = true;
+    $("conversation").hidden = false;
+    $("detail-title").textContent = detail.account_ref + " · " + detail.channel + " · " + detail.locale;
+    $("fact-step").textContent = detail.step + (detail.ended ? " (ended)" : "");
+    $("fact-verified").textContent = detail.verified ? "yes" : "no";
+    var transcript = $("transcript");
+    transcript.textContent = "";
+    (detail.turns || []).forEach(appendTurn);
+    var debtorTurns = (detail.turns || []).filter(function (t) {
+      return t.role === "debtor";
+    });
+    var last = debtorTurns[debtorTurns.length - 1];
+    $("fact-emotion").textContent = (last && last.emotion) || "–";
+    $("intents").textContent = last && last.intents && last.intents.length ? last.intents.join(", ") : "–";
+    fillList($("flags"), detail.flags || [], function (f) {
+      return f;
+    });
+    fillList($("alerts"), detail.alerts || [], function (a) {
+      return a.kind + ": " + a.message + (a.seq != null ? " (turn " + a.seq + ")" : "");
+    }, "No alerts.");
+    drawTrend(detail.emotion_trend || []);
+    renderControl();
+    $("wrapup").hidden = !detail.ended;
+  }
+
+  function appendTurn(turn) {
+    var transcript = $("transcript");
+    if (turn.seq != null && transcript.querySelector('[data-seq="' + Number(turn.seq) + '"]')) return;
+    var node = el("div", "turn " + (SPEAKERS[turn.role] ? turn.role : "agent"));
+    if (turn.seq != null) node.dataset.seq = String(Number(turn.seq));
+    node.dataset.role = turn.role;
+    node.append(el("span", "speaker", SPEAKERS[turn.role] || turn.role), el("p", "text", turn.text));
+    if (turn.role === "debtor" && turn.emotion) {
+      var tags = turn.emotion + (turn.intents && turn.intents.length ? " · " + turn.intents.join(", ") : "");
+      node.appendChild(el("span", "tags", tags));
+    }
+    transcript.appendChild(node);
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  function renderControl() {
+    var mine = detail.controlled_by && me && detail.controlled_by === me.username;
+    $("fact-control").textContent = detail.controlled_by ? "human (" + detail.controlled_by + ")" : "bot";
+    var readOnly = !me || me.role === "auditor" || detail.ended;
+    $("takeover").hidden = readOnly || !!detail.controlled_by;
+    $("handback").hidden = readOnly || !mine;
+    $("compose").hidden = !me || me.role === "auditor" || detail.ended;
+    $("suggestions").hidden = detail.ended;
+  }
+
+  function renderSuggestions(suggestions) {
+    var list = $("suggestions");
+    list.textContent = "";
+    suggestions.slice(0, 3).forEach(function (s) {
+      var item = el("li");
+      item.dataset.templateId = s.template_id;
+      var button = el("button", "primary", "Send");
+      button.type = "button";
+      button.setAttribute("aria-label", "Send suggestion: " + s.text);
+      button.hidden = !me || me.role === "auditor";
+      button.addEventListener("click", function () {
+        send({ template_id: s.template_id }, button);
+      });
+      var why = s.tone + " · " + Math.round((s.score || 0) * 100) + "% match" + (s.why ? " · " + s.why : "");
+      item.append(el("p", "text", s.text), button, el("p", "why", why));
+      list.appendChild(item);
+    });
+    if (!suggestions.length) list.appendChild(el("li", "muted", "No suggestions at this step."));
+  }
+
+  function onCompose(e) {
+    e.preventDefault();
+    var text = $("compose-text").value.trim();
+    if (text) send({ text: text }, null);
+  }
+
+  function send(body, button) {
+    var id = selected;
+    $("compose-error").textContent = "";
+    if (button) button.disabled = true;
+    return api("POST", "/v1/assist/conversations/" + encodeURIComponent(id) + "/messages", body).then(function (r) {
+      if (button) button.disabled = false;
+      if (r.ok) {
+        if (body.text) $("compose-text").value = "";
+        scheduleRefresh();
+      } else {
+        $("compose-error").textContent = errorText(r.data, "The message was not sent.");
+      }
+    });
+  }
+
+  function act(action) {
+    var id = selected;
+    api("POST", "/v1/assist/conversations/" + encodeURIComponent(id) + "/" + action, {}).then(function (r) {
+      if (!r.ok) {
+        $("compose-error").textContent = errorText(r.data, "That did not work.");
+        return;
+      }
+      if (id !== selected) return;
+      detail.controlled_by = r.data.controlled_by;
+      renderControl();
+      var entry = conversations.get(id);
+      if (entry) entry.controlled_by = r.data.controlled_by;
+      renderList();
+      (action === "takeover" ? $("compose-text") : $("takeover")).focus();
+    });
+  }
+
+  // --- wrap-up ---------------------------------------------------------------------------
+
+  function loadSummary(base) {
+    return api("GET", base + "/summary").then(function (r) {
+      if (!r.ok) return;
+      $("summary-text").textContent = r.data.text || "";
+      var saved = detail.wrapup;
+      $("wrapup-code").value = (saved && saved.code) || r.data.suggested_code || "other";
+      if (!$("wrapup-summary").value) $("wrapup-summary").value = (saved && saved.summary) || r.data.text || "";
+      if (saved) $("wrapup-status").textContent = "Saved: " + saved.code;
+    });
+  }
+
+  function onWrapup(e) {
+    e.preventDefault();
+    var body = { code: $("wrapup-code").value, summary: $("wrapup-summary").value };
+    api("POST", "/v1/assist/conversations/" + encodeURIComponent(selected) + "/wrapup", body).then(function (r) {
+      $("wrapup-status").textContent = r.ok ? "Wrap-up saved." : errorText(r.data, "Not saved.");
+    });
+  }
+
+  // --- emotion trend: one line per emotion, score 0..1 per debtor turn -------------------
+
+  function drawTrend(points) {
+    var NS = "http://www.w3.org/2000/svg";
+    var W = 300, H = 140, L = 28, R = 16, T = 8, B = 22;
+    var box = $("trend");
+    box.textContent = "";
+    var svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    svg.setAttribute("role", "img");
+    var arc = points.map(function (p) {
+      return p.emotion;
+    });
+    var title = document.createElementNS(NS, "title");
+    title.textContent = points.length
+      ? "Emotion over " + points.length + " debtor turns: " + arc.join(" → ")
+      : "No debtor turns yet";
+    svg.appendChild(title);
+    svg.setAttribute("aria-label", title.textContent);
+    svg.dataset.latest = arc.length ? arc[arc.length - 1] : "";
+    line(svg, L, T, L, H - B, "axis");
+    line(svg, L, H - B, W - R, H - B, "axis");
+    text(svg, 2, T + 8, "1.0");
+    text(svg, 2, H - B, "0");
+    var x = function (i) {
+      return points.length < 2 ? (L + W - R) / 2 : L + (i * (W - R - L)) / (points.length - 1);
+    };
+    var y = function (v) {
+      return H - B - Math.max(0, Math.min(1, v)) * (H - B - T);
+    };
+    points.forEach(function (p, i) {
+      text(svg, x(i) - 4, H - 6, "#" + p.seq);
+    });
+    EMOTIONS.forEach(function (emotion) {
+      if (!points.length) return;
+      var coords = points.map(function (p, i) {
+        var score = p.scores && p.scores[emotion] != null ? p.scores[emotion] : p.emotion === emotion ? 1 : 0;
+        return x(i).toFixed(1) + "," + y(score).toFixed(1);
+      });
+      if (coords.length === 1) coords.push((x(0) + 1).toFixed(1) + "," + coords[0].split(",")[1]);
+      var poly = document.createElementNS(NS, "polyline");
+      poly.setAttribute("points", coords.join(" "));
+      poly.setAttribute("class", "e-" + emotion);
+      svg.appendChild(poly);
+    });
+    box.appendChild(svg);
+    var legend = $("trend-legend");
+    legend.textContent = "";
+    EMOTIONS.forEach(function (emotion) {
+      var item = el("li");
+      item.append(el("span", "swatch e-" + emotion), emotion);
+      legend.appendChild(item);
+    });
+
+    function line(parent, x1, y1, x2, y2, cls) {
+      var l = document.createElementNS(NS, "line");
+      [["x1", x1], ["y1", y1], ["x2", x2], ["y2", y2]].forEach(function (a) {
+        l.setAttribute(a[0], a[1]);
+      });
+      l.setAttribute("class", cls);
+      parent.appendChild(l);
+    }
+    function text(parent, tx, ty, value) {
+      var t = document.createElementNS(NS, "text");
+      t.setAttribute("x", tx);
+      t.setAttribute("y", ty);
+      t.textContent = value;
+      parent.appendChild(t);
+    }
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function fillList(list, items, label, empty) {
+    list.textContent = "";
+    items.forEach(function (item) {
+      list.appendChild(el("li", null, label(item)));
+    });
+    if (!items.length && empty) list.appendChild(el("li", "muted", empty));
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,129 @@
+"""Human takeover: the bot goes quiet, the person's words are guarded, logged, delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from agent.app import create_app
+from agent.settings import Settings
+from tests.assist.helpers import PASSWORDS, chain_of, chain_ok, sign_in, verified_chat
+from tests.conftest import fixed_clock
+
+THREAT = "we will have you arrested"
+
+
+async def test_takeover_silences_the_bot_and_still_logs_the_debtor(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_in(client, "agent@demo")
+    chat = await verified_chat(client)
+    base = f"/v1/assist/conversations/{chat['conversation_id']}"
+    taken = await client.post(base + "/takeover")
+    assert taken.json()["controlled_by"] == "agent@demo"
+
+    reply = await client.post(
+        f"/v1/chat/sessions/{chat['session_id']}/messages",
+        json={"text": "I lost my job and I can't pay anything right now"},
+    )
+    assert reply.status_code == 200 and reply.json()["messages"] == []
+    detail = (await client.get(base)).json()
+    assert detail["controlled_by"] == "agent@demo"
+    last = detail["turns"][-1]
+    assert last["role"] == "debtor" and "lost my job" in last["text"]
+    assert last["emotion"] is not None
+    kinds = [e.kind for e in await chain_of(app, chat["conversation_id"])]
+    assert kinds[-2:] == ["conversation.control", "turn.inbound"]
+
+    assert (await client.post(base + "/handback")).json()["controlled_by"] is None
+    reply = await client.post(
+        f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "yes please"}
+    )
+    assert reply.json()["messages"], "the bot answers again after the hand-back"
+    assert await chain_ok(app)
+
+
+async def test_a_typed_threat_is_blocked_and_not_sent(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_in(client, "agent@demo")
+    chat = await verified_chat(client)
+    base = f"/v1/assist/conversations/{chat['conversation_id']}"
+    await client.post(base + "/takeover")
+    turns_before = len((await client.get(base)).json()["turns"])
+
+    blocked = await client.post(base + "/messages", json={"text": THREAT})
+    assert blocked.status_code == 422
+    error = blocked.json()["error"]
+    assert error["code"] == "blocked_by_guard" and error["rules"]
+    detail = (await client.get(base)).json()
+    assert len(detail["turns"]) == turns_before, "nothing was said"
+    assert "blocked_phrase" in [a["kind"] for a in detail["alerts"]]
+    events = await chain_of(app, chat["conversation_id"])
+    assert events[-1].kind == "guard.blocked"
+    assert events[-1].payload is not None and events[-1].payload["rules"] == error["rules"]
+    assert "turn.outbound" not in [e.kind for e in events[-1:]]
+
+
+async def test_a_suggested_template_can_be_sent_by_id(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "supervisor@demo")
+    chat = await verified_chat(client)
+    base = f"/v1/assist/conversations/{chat['conversation_id']}"
+    sent = await client.post(base + "/messages", json={"template_id": "hardship_offer"})
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert body["message"]["role"] == "human"
+    assert body["message"]["template_id"] == "hardship_offer" and body["guard"]["allowed"]
+    unknown = await client.post(base + "/messages", json={"template_id": "no_such"})
+    assert unknown.status_code == 422
+
+
+@pytest.fixture
+def sync_client(settings: Settings) -> Iterator[TestClient]:
+    application: FastAPI = create_app(settings, clock=fixed_clock)
+    with TestClient(application) as test_client:
+        yield test_client
+
+
+def test_human_message_is_logged_in_the_chain_and_reaches_the_chat_socket(
+    sync_client: TestClient,
+) -> None:
+    login = sync_client.post(
+        "/v1/auth/login", json={"username": "agent@demo", "password": PASSWORDS["agent@demo"]}
+    )
+    csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+    created = sync_client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"}).json()
+    base = f"/v1/assist/conversations/{created['conversation_id']}"
+    with sync_client.websocket_connect(f"/v1/chat/sessions/{created['session_id']}/ws") as ws:
+        assert ws.receive_json()["type"] == "session"
+        ws.send_json({"type": "message", "text": "April 12th 1985"})
+        assert ws.receive_json()["type"] == "typing"
+        assert ws.receive_json()["state"]["step"] == "offer_options"
+        assert sync_client.post(base + "/takeover", headers=csrf).status_code == 200
+
+        text = "Hi, I'm Sam from the accounts team. <b>How</b> can I help?"
+        sent = sync_client.post(base + "/messages", json={"text": text}, headers=csrf)
+        assert sent.status_code == 200, sent.text
+        pushed = ws.receive_json()
+        assert pushed["type"] == "reply"
+        [message] = pushed["messages"]
+        assert message["role"] == "human" and message["text"] == text
+        assert message["template_id"] == "human" and message["tone"] == "neutral"
+        assert pushed["state"]["step"] == "offer_options"
+
+        # While a person has the conversation the socket's reply carries no bot words.
+        ws.send_json({"type": "message", "text": "ok thanks"})
+        assert ws.receive_json()["type"] == "typing"
+        assert ws.receive_json()["messages"] == []
+
+        blocked = sync_client.post(base + "/messages", json={"text": THREAT}, headers=csrf)
+        assert blocked.status_code == 422
+    transcript = sync_client.get(f"/v1/conversations/{created['conversation_id']}").json()
+    humans = [t for t in transcript["turns"] if t["role"] == "human"]
+    assert [t["text"] for t in humans] == [text], "the blocked threat was never logged as said"
+    verify = sync_client.get("/v1/audit/verify", headers=csrf).json()
+    assert verify["ok"] is True

@@ -1,0 +1,120 @@
+"""The agent-assist panel in one browser context watching, and acting on, a conversation a
+debtor is having in the chat widget in another."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from agent.api.main import api_router
+from tests.web.conftest import TIMEOUT_MS
+from tests.web.test_widget import XSS
+from tests.web.widget import is_problem, messages, open_widget, send, wait_for_text
+
+
+def _api_paths() -> set[str]:
+    # The schema lists every route the service serves (the router keeps included routers opaque).
+    app = FastAPI()
+    app.include_router(api_router)
+    return set(app.openapi()["paths"])
+
+
+ROUTES = _api_paths()
+NEEDED = {"/v1/auth/login", "/v1/assist/conversations", "/v1/assist/events"}
+pytestmark = pytest.mark.skipif(
+    not NEEDED <= ROUTES, reason="the auth or assist API is not in this build"
+)
+
+DISTRESS = "I lost my job and I can't feed my kids"
+HUMAN_REPLY = "Hello, I'm a member of the team and I'm here to help you today."
+
+
+async def sign_in(context: BrowserContext, base_url: str, errors: list[str]) -> Page:
+    panel = await context.new_page()
+    panel.on("console", lambda m: errors.append(m.text) if is_problem(m) else None)
+    await panel.goto(base_url + "/assist")
+    await panel.get_by_label("Username").fill("agent@demo")
+    await panel.get_by_label("Password").fill("demo-agent-pass")
+    await panel.get_by_role("button", name="Sign in").click()
+    await expect(panel.locator("#who")).to_contain_text("agent@demo", timeout=TIMEOUT_MS)
+    return panel
+
+
+async def test_panel_follows_and_acts_on_a_live_chat(
+    browser: Browser, base_url: str, artifacts: Path
+) -> None:
+    debtor_context = await browser.new_context()
+    agent_context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        widget = await debtor_context.new_page()
+        await open_widget(widget, base_url + "/")
+        await wait_for_text(widget, "confirm your date of birth")
+        await send(widget, "April 12th 1985")
+        await wait_for_text(widget, "What would work best for you?")
+        session_id = await widget.evaluate("window.__tactWidget.sessionId")
+
+        console_errors: list[str] = []
+        panel = await sign_in(agent_context, base_url, console_errors)
+        await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
+        transcript = panel.locator("#transcript")
+        await expect(transcript.get_by_text("April 12th 1985")).to_be_visible(timeout=TIMEOUT_MS)
+
+        # A new debtor turn shows up live, and its emotion is read as distress.
+        await send(widget, DISTRESS)
+        await expect(transcript.get_by_text(DISTRESS)).to_be_visible(timeout=TIMEOUT_MS)
+        await expect(panel.locator("#fact-emotion")).to_have_text("distressed", timeout=TIMEOUT_MS)
+        await expect(panel.locator("#trend svg")).to_have_attribute(
+            "data-latest", "distressed", timeout=TIMEOUT_MS
+        )
+
+        # A suggestion's Send puts its text in the debtor's chat.
+        suggestion = panel.locator("#suggestions li[data-template-id]").first
+        await suggestion.wait_for(timeout=TIMEOUT_MS)
+        suggested = (await suggestion.locator(".text").text_content() or "").strip()
+        await suggestion.get_by_role("button").click()
+        await expect(messages(widget, "human").last.locator(".text")).to_have_text(
+            suggested, timeout=TIMEOUT_MS
+        )
+
+        # Take over: the debtor's next message gets no bot reply, the agent's typed one arrives.
+        await panel.get_by_role("button", name="Take over").click()
+        await expect(panel.get_by_role("button", name="Hand back")).to_be_visible()
+        bot_replies = await messages(widget, "agent").count()
+        await send(widget, "Are you a real person?")
+        await expect(transcript.get_by_text("Are you a real person?")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+        await expect(messages(widget, "debtor").last).to_have_attribute(
+            "data-status", "delivered", timeout=TIMEOUT_MS
+        )
+        compose = panel.get_by_label("Your reply to the debtor")
+        await compose.fill(HUMAN_REPLY)
+        await compose.press("Enter")
+        await wait_for_text(widget, HUMAN_REPLY)
+        await expect(messages(widget, "agent")).to_have_count(bot_replies)
+
+        await panel.get_by_role("button", name="Hand back").click()
+        await expect(panel.get_by_role("button", name="Take over")).to_be_visible()
+
+        # Hostile text is text in the panel too.
+        await send(widget, XSS)
+        debtor_turn = transcript.locator('.turn[data-role="debtor"] .text').get_by_text(
+            XSS, exact=True
+        )
+        await expect(debtor_turn).to_be_visible(timeout=TIMEOUT_MS)
+        assert await panel.locator("#transcript img, #transcript script").count() == 0
+        assert await panel.evaluate("window.__xss") is None
+        assert await widget.evaluate("window.__xss") is None
+        # Let the refresh after the last turn land (the chart counts the debtor's turns).
+        await expect(panel.locator("#trend svg")).to_have_attribute(
+            "aria-label", re.compile("over 4 debtor turns"), timeout=TIMEOUT_MS
+        )
+        await panel.screenshot(path=artifacts / "panel.png", full_page=True)
+        assert console_errors == []
+    finally:
+        await agent_context.close()
+        await debtor_context.close()

@@ -20,11 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict, deque
@@ -32,57 +28,15 @@ from pathlib import Path
 
 import httpx
 
+from bench.server import machine, percentile, start_server
+
 # Messages that keep the conversation on its step (the bot clarifies and asks again).
 LINES = ("I'm not sure what you mean", "Sorry, can you explain that again?", "Hmm, what?")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(data_dir: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "AGENT_DATA_DIR": str(data_dir),
-        "AGENT_PORT": str(port),
-        "AGENT_LOG_LEVEL": "WARNING",
-        "AGENT_REDIS_URL": redis_url,
-    }
-    log = (data_dir / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "agent", "serve"], env=env, stdout=log, stderr=log
-    )
-    host = f"127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            if httpx.get(f"http://{host}/healthz").status_code == 200:
-                return server, host
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"server did not start; see {data_dir / 'server.log'}")
+def start(data_dir: Path, redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    env = {"AGENT_LOG_LEVEL": "WARNING", "AGENT_REDIS_URL": redis_url}
+    return start_server(data_dir, data_dir / "server.log", env)
 
 
 async def measure(host: str, messages: int) -> tuple[list[float], list[float]]:
@@ -154,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as directory:
-        server, host = start_server(Path(directory), args.redis)
+        server, host = start(Path(directory), args.redis)
         try:
             after_reply, after_request = asyncio.run(measure(host, args.messages))
         finally:

@@ -23,11 +23,7 @@ import asyncio
 import json
 import math
 import os
-import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -40,6 +36,7 @@ from websockets.asyncio.client import connect
 
 from agent.voice import audio
 from bench.gateway_sim import StreamClient, utterance_frames
+from bench.server import machine, percentile, start_server
 
 TOKEN = "bench-token"
 DEBTOR_PHONE = "+12125550142"  # DEMO-US-001
@@ -55,20 +52,9 @@ class CallResult:
     error: str | None = None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] if ordered else 0.0
 
 
 class Reader:
@@ -201,32 +187,6 @@ def _late_frames(host: str) -> float:
     return 0.0
 
 
-def _start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "AGENT_DATA_DIR": str(data_dir),
-        "AGENT_TWILIO_AUTH_TOKEN": TOKEN,
-        "AGENT_TELEPHONY_MODE": "stream",
-        "AGENT_LOG_FORMAT": "json",
-        "AGENT_PORT": str(port),
-    }
-    log_file = log_path.open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "agent", "serve"], env=env, stdout=log_file, stderr=log_file
-    )
-    host = f"127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://{host}/healthz").status_code == 200:
-                return server, host
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"server did not start; see {log_path}")
-
-
 async def _run_level(host: str, calls: int, rounds: int, first_index: int) -> list[CallResult]:
     results: list[CallResult] = []
     async with httpx.AsyncClient(timeout=30) as http:
@@ -244,15 +204,7 @@ def main() -> None:
     args = parser.parse_args()
     for line in LINES:  # render the recordings before any clock starts
         utterance_frames(line)
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    print(f"machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {machine()}")
     print(
         "| calls | turns | caller: speech end -> reply audio p50 / p95 (ms) | "
         "server: turn end -> first frame p50 / p95 (ms) | STT / analysis / decision / TTS "
@@ -261,7 +213,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
-        server, host = _start_server(Path(tmp), log_path)
+        env = {
+            "AGENT_TWILIO_AUTH_TOKEN": TOKEN,
+            "AGENT_TELEPHONY_MODE": "stream",
+            "AGENT_LOG_FORMAT": "json",
+        }
+        server, host = start_server(Path(tmp), log_path, env)
         try:
             _, log_mark = _server_latencies(log_path, 0)
             index = 0
@@ -285,9 +242,9 @@ def main() -> None:
                 errors = [r.error for r in results if r.error]
                 cpu_per_call = 100 * cpu_used / wall / calls
                 print(
-                    f"| {calls} | {len(caller)} | {_percentile(caller, 0.5):.0f} / "
-                    f"{_percentile(caller, 0.95):.0f} | {_percentile(served, 0.5):.0f} / "
-                    f"{_percentile(served, 0.95):.0f} | "
+                    f"| {calls} | {len(caller)} | {percentile(caller, 0.5):.0f} / "
+                    f"{percentile(caller, 0.95):.0f} | {percentile(served, 0.5):.0f} / "
+                    f"{percentile(served, 0.95):.0f} | "
                     + " / ".join(f"{s:.0f}" for s in stages)
                     + f" | {_late_frames(host) - late_before:.0f} / "
                     f"{sum(r.late_gaps for r in results)} | {cpu_per_call:.1f} | "

@@ -14,6 +14,8 @@ import typer
 from agent.cli_compliance import compliance_app
 from agent.cli_keys import keys_app
 from agent.cli_models import models_app
+from agent.cli_payments import payments_app
+from agent.cli_portfolio import portfolio_app
 from agent.dialogue.yaml_lines import ConfigError
 from agent.settings import Settings
 
@@ -27,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(compliance_app, name="compliance")
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
+app.add_typer(payments_app, name="payments")
+app.add_typer(portfolio_app, name="portfolio")
 
 
 def main() -> None:

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     redis_url: str = ""
     assist_ping_s: float = Field(default=15.0, gt=0)
 
+    # Payments (agent/payments): the processor's webhook is signed with HMAC-SHA256 of the
+    # raw body under this secret; empty = every webhook refused. A promise counts as kept
+    # when paid within `promise_grace_days` after its due date. Payment links per tenant:
+    # a URL template with {account_ref} and {amount}, e.g. "https://pay.example/{account_ref}".
+    payments_webhook_secret: str = ""
+    promise_grace_days: int = Field(default=2, ge=0, le=60)
+    payment_link_templates: dict[str, str] = Field(default_factory=dict)
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:

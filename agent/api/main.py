@@ -11,6 +11,8 @@ from agent.api import (
     conversations,
     health,
     metrics,
+    payments,
+    portfolio,
     telephony,
     web,
 )
@@ -28,6 +30,8 @@ for module in (
     metrics,
     media_stream,
     assist,
+    portfolio,
+    payments,
 ):
     api_router.include_router(module.router)
 # The pages and their static files (no /v1 prefix: browsers load them directly).

@@ -240,3 +240,33 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Payment(Base):
+    """A payment the lender's processor reported. `payment_ref` is the processor's id and
+    the idempotency key; `result` is the answer first given, returned again on a retry.
+    `promise_id` (the first promise it counted toward) carries no foreign key: retention
+    deletes promises, and the payment must not block that purge."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    promise_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PaymentAllocation(Base):
+    """The part of a payment counted toward one promise (a payment may span several)."""
+
+    __tablename__ = "payment_allocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    promise_id: Mapped[int] = mapped_column(Integer, index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))

@@ -1,0 +1,1 @@
+"""Payments: the processor's signed webhook, promise matching, and payment links."""

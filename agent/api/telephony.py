@@ -112,9 +112,13 @@ async def voice(
             return _xml(
                 twiml.goodbye([twiml.fixed_line("unknown_caller", locale, **lines)], locale)
             )
-        if call.mode == "stream":
+        if call.mode == "stream" and services.voice.can_recognize(locale):
             url = _ws_url(public_base(request, settings)) + f"{PREFIX}/stream"
             return _xml(twiml.stream(url, {"call_id": call.id}))
+        if call.mode == "stream":
+            # No recognizer for this language here (zh-CN needs a Vosk model): the
+            # gateway's own speech recognition carries the call instead of silence.
+            log_event(log, "stream_fallback_to_gather", logging.WARNING, locale=locale)
         outcome = await registry.start_conversation(call.id)
         return _xml(_answer(request, services, call, outcome))
     except Exception as exc:  # fail closed: see the module docstring

@@ -192,3 +192,16 @@ async def test_the_vosk_path_with_korean_speech(tmp_path: Path) -> None:
             await client.stop()
         turns, _ = await debtor_turns(host, call_id)
     assert turns == ["아니요"]
+
+
+async def test_stream_mode_falls_back_to_gather_without_a_recognizer(host: str) -> None:
+    """zh-CN has no recognizer out of the box: the gateway transcribes instead."""
+    url = f"http://{host}/v1/telephony/twilio/voice"
+    params = call_params(sid="CA" + "2" * 32, From="+8613800138000")
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            url, data=params, headers={"X-Twilio-Signature": sign(url, params)}
+        )
+    assert response.status_code == 200
+    assert "<Stream" not in response.text
+    assert "<Gather" in response.text and 'language="zh-CN"' in response.text

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from agent.api import (
+    analytics,
     assist,
     audit,
     auth,
@@ -32,6 +33,7 @@ for module in (
     assist,
     portfolio,
     payments,
+    analytics,
 ):
     api_router.include_router(module.router)
 # The pages and their static files (no /v1 prefix: browsers load them directly).

@@ -76,6 +76,11 @@ async def assist_page() -> HTMLResponse:
     return HTMLResponse(_page("assist.html"), headers=PAGE_HEADERS)
 
 
+@router.get("/analytics", response_class=HTMLResponse)
+async def analytics_page() -> HTMLResponse:
+    return HTMLResponse(_page("analytics.html"), headers=PAGE_HEADERS)
+
+
 @router.get("/static/{name}")
 async def static_file(name: str) -> Response:
     suffix = name[name.rfind(".") :] if "." in name else ""

@@ -65,3 +65,11 @@ async def test_static_refuses_anything_else(client: httpx.AsyncClient, path: str
     response = await client.get(path)
     assert response.status_code == 404
     assert "print(" not in response.text and "import" not in response.text
+
+
+async def test_analytics_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/analytics")
+    assert response.status_code == 200
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert '<script src="/static/analytics.js"' in response.text
+    assert (await client.get("/static/analytics.js")).status_code == 200

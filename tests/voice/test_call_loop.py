@@ -157,5 +157,10 @@ async def test_gateway_without_marks_counts_paced_audio_as_played(services: Serv
     gateway = RecordingGateway(echoes_marks=False)
     call, conversation_id = await open_session(services, gateway, pacing=False)
     await eventually(lambda: gateway.marks() == ["disclosure-1"], "greeting")
+    # The loop confirms the mark itself once the frames before it are out.
+    for _ in range(600):
+        if "call.disclosure_played" in await audit_kinds(services, conversation_id):
+            break
+        await asyncio.sleep(0.05)
     await call.stop("hangup")
     assert "call.disclosure_played" in await audit_kinds(services, conversation_id)

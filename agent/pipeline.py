@@ -30,12 +30,12 @@ from agent.assist.payloads import ended_event, turn_event
 from agent.assist.takeover import TakeoverMixin
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import active_flags, set_flags
-from agent.compliance.guard import Guard, Utterance
+from agent.compliance.guard import Guard
 from agent.compliance.observe import STICKY_ACCOUNT_FLAGS, observe
 from agent.compliance.packs import PackLibrary
 from agent.compliance.redact import redact
 from agent.dialogue.manager import AccountFacts, Decision, DialogueManager
-from agent.dialogue.templates import Rendered, money
+from agent.dialogue.templates import Rendered
 from agent.domain import (
     SUPPORTED_LOCALES,
     Analysis,
@@ -459,18 +459,8 @@ class TurnPipeline(TakeoverMixin):
     ) -> list[OutboundMessage]:
         result = []
         for rendered in decision.messages:
-            verdict = self.guard.check(
-                Utterance(
-                    text=rendered.text,
-                    language="zh" if facts.locale.startswith("zh") else "en",
-                    verified=state.verified,
-                    reveals_debt=rendered.reveals_debt,
-                    source="template",
-                    jurisdiction=facts.jurisdiction,
-                    region=facts.region,
-                    account_flags=frozenset(state.flags),
-                    debt_words=(facts.creditor, money(facts.balance, facts.currency, facts.locale)),
-                )
+            verdict = self.guard_text(
+                rendered.text, state, facts, rendered.reveals_debt, source="template"
             )
             if not verdict.allowed:
                 log_event(

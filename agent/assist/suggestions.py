@@ -142,7 +142,7 @@ class Suggester:
                 )
             except UndefinedError:
                 continue  # needs what this moment lacks (a promise to read back, ...)
-            verdict = pipeline.guard_human(rendered.text, state, facts, rendered.reveals_debt)
+            verdict = pipeline.guard_text(rendered.text, state, facts, rendered.reveals_debt)
             if not verdict.allowed:
                 continue
             why = (

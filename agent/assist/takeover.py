@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from weakref import WeakValueDictionary
 
 from sqlalchemy import select
@@ -93,16 +93,22 @@ class TakeoverMixin:
             state.first_communication,
         )
 
-    def guard_human(
-        self, text: str, state: ConversationState, facts: AccountFacts, reveals_debt: bool = False
+    def guard_text(
+        self,
+        text: str,
+        state: ConversationState,
+        facts: AccountFacts,
+        reveals_debt: bool = False,
+        source: Literal["template", "human"] = "human",
     ) -> GuardResult:
+        """The guard's verdict on `text` said now, in this conversation (bot or person)."""
         return self.guard.check(
             Utterance(
                 text=text,
                 language="zh" if facts.locale.startswith("zh") else "en",
                 verified=state.verified,
                 reveals_debt=reveals_debt,
-                source="human",
+                source=source,
                 jurisdiction=facts.jurisdiction,
                 region=facts.region,
                 account_flags=frozenset(state.flags),
@@ -122,7 +128,7 @@ class TakeoverMixin:
             state = ConversationState.model_validate(conversation.state)
             facts = await self.facts_for(conversation)
             message, reveals_debt = self._compose(conversation, state, facts, text, template_id)
-            verdict = self.guard_human(message.text, state, facts, reveals_debt)
+            verdict = self.guard_text(message.text, state, facts, reveals_debt)
             if not verdict.allowed:
                 await self._record(
                     conversation.id,

@@ -12,8 +12,13 @@ from agent import __version__
 from agent.api.errors import install_error_handlers
 from agent.api.limits import BodySizeLimit
 from agent.api.main import api_router
+from agent.api.openapi import install_openapi
+from agent.campaigns.local import LocalDialer
 from agent.logs import configure_logging, log_event
 from agent.pipeline import Clock, system_clock
+from agent.security.cors import install_cors
+from agent.security.production import check_production
+from agent.security.ratelimit import build_limiter
 from agent.services import build_services
 from agent.settings import Settings
 from agent.telephony.audiosocket import AudioSocketServer
@@ -27,6 +32,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Production refuses unsafe settings before anything opens (agent/security).
+        await check_production(settings)
+        app.state.rate_limiter = build_limiter(settings.redis_url)
         services = await build_services(settings, clock)
         app.state.services = services
         audiosocket = None
@@ -35,19 +43,30 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 services, settings.audiosocket_host, settings.audiosocket_port
             )
             await audiosocket.start()
+        # The embedded dialer; with AGENT_DIALER=procrastinate `agent worker` dials.
+        dialer = None
+        if settings.dialer == "local":
+            dialer = LocalDialer(services.dialing, settings.dialer_tick_s)
+            dialer.start()
+        app.state.dialer = dialer
         log_event(log, "service_started", database=services.store.engine.dialect.name)
         try:
             yield
         finally:
+            if dialer is not None:
+                await dialer.close()
             if audiosocket is not None:
                 await audiosocket.close()
             await services.voice.close()
             await services.events.close()
             await services.store.close()
+            await app.state.rate_limiter.close()
             log_event(log, "service_stopped")
 
     app = FastAPI(title="Tact", version=__version__, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_cors(app, settings)  # outermost: 413s and 429s carry CORS headers too
     install_error_handlers(app)
     app.include_router(api_router)
+    install_openapi(app)  # the real error shapes and statuses in /openapi.json
     return app

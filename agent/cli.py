@@ -60,9 +60,14 @@ def serve(
     import uvicorn
 
     from agent.app import create_app
+    from agent.security.production import UnsafeProductionConfig, check_production
 
     settings = Settings()
     _check_config(settings)
+    try:  # also checked by the app's lifespan; here it is one clear message and exit 2
+        asyncio.run(check_production(settings))
+    except UnsafeProductionConfig as exc:
+        _fail(str(exc))
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -296,12 +301,15 @@ def db_upgrade() -> None:
 
 @app.command()
 def seed() -> None:
-    """Insert the demo accounts and users (idempotent; no users in production)."""
+    """Insert the demo accounts and users (idempotent; refused in production)."""
     from agent.store.seed import seed_demo
     from agent.store.store import Store
 
+    settings = Settings()
+    if settings.environment == "production":
+        _fail("demo data is never seeded with AGENT_ENVIRONMENT=production")
+
     async def run() -> int:
-        settings = Settings()
         store = await Store.open(settings.database_url)
         try:
             return await seed_demo(store, settings.environment)
@@ -309,3 +317,22 @@ def seed() -> None:
             await store.close()
 
     typer.echo(f"demo accounts added: {asyncio.run(run())}")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 20,
+    name: Annotated[str | None, typer.Option(help="Worker name in logs.")] = None,
+) -> None:
+    """Run a campaign dialer worker (distributed mode: procrastinate on PostgreSQL).
+
+    Run it beside API replicas started with AGENT_DIALER=procrastinate, all sharing
+    AGENT_DATABASE_URL; several workers may run at once."""
+    from agent.campaigns.worker import run_worker
+    from agent.logs import configure_logging
+
+    settings = Settings()
+    if settings.is_sqlite:
+        _fail("the dialer worker needs PostgreSQL: set AGENT_DATABASE_URL=postgresql+asyncpg://...")
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_worker(settings, concurrency, name))

@@ -11,7 +11,10 @@ reloads the conversation when it reconnects, so the log, not the stream, is the 
 `RedisEventBus` (AGENT_REDIS_URL) publishes through Redis pub/sub so every replica's
 subscribers see every replica's events. Live updates are a convenience, never the
 record: if Redis cannot be reached at start, or the connection fails later, the bus logs
-a WARNING and carries on in-process (this replica's events still reach its subscribers).
+a WARNING and carries on in-process (this replica's events still reach its subscribers),
+and tries Redis again every `retry_s` seconds in the background (`event_bus_restored`).
+A publish never waits on Redis for more than `PUBLISH_TIMEOUT_S`: it runs after a turn
+committed, before the reply, so a hung Redis must not hold replies back.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ Event = dict[str, Any]
 QUEUE_SIZE = 256
 # Our channels in a Redis shared with other software.
 REDIS_PREFIX = "tact:"
+RETRY_S = 5.0
+PUBLISH_TIMEOUT_S = 1.0
 
 
 class Subscription:
@@ -120,44 +125,77 @@ class EventBus:
 
 
 class RedisEventBus(EventBus):
-    """Fan-out across replicas through Redis pub/sub; in-process when Redis is down."""
+    """Fan-out across replicas through Redis pub/sub; in-process while Redis is down."""
 
-    def __init__(self, url: str, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, url: str, queue_size: int = QUEUE_SIZE, retry_s: float = RETRY_S) -> None:
         super().__init__(queue_size)
         self.url = url
+        self.retry_s = retry_s
         self._client: Any = None  # redis.asyncio.Redis while connected
         self._listener: asyncio.Task[None] | None = None
+        self._reconnector: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def mode(self) -> str:
         return "redis" if self._client is not None else "memory"
 
     async def start(self) -> None:
-        import redis.asyncio as redis
+        error = await self._connect()
+        if error is not None:
+            self._degrade("redis_unreachable", error)
+            self._reconnect_later()
+            return
+        log_event(log, "event_bus_started", mode="redis")
 
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=2)
+    async def _connect(self) -> BaseException | None:
+        """Connect and start listening; the error instead when Redis cannot be reached."""
+        import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # No retries inside redis-py (its default backs off for seconds): a failure
+        # degrades at once and the reconnect loop below does the retrying.
+        client = redis.Redis.from_url(
+            self.url, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
         try:
             await client.ping()
             pubsub = client.pubsub()
             await pubsub.psubscribe(REDIS_PREFIX + "*")
         except (redis.RedisError, OSError) as exc:
             await client.aclose()
-            self._degrade("redis_unreachable", exc)
-            return
+            return exc
         self._client = client
         self._listener = asyncio.create_task(self._listen(pubsub), name="redis-events")
-        log_event(log, "event_bus_started", mode="redis")
+        return None
+
+    def _reconnect_later(self) -> None:
+        if self._closed or (self._reconnector is not None and not self._reconnector.done()):
+            return
+        self._reconnector = asyncio.create_task(self._reconnect(), name="redis-reconnect")
+
+    async def _reconnect(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.retry_s)
+            if await self._connect() is None:
+                log_event(log, "event_bus_restored", mode="redis")
+                return
 
     async def publish(self, topic: str, event: Event) -> None:
         import redis.asyncio as redis
 
-        if self._client is None:
+        client = self._client
+        if client is None:
             self.deliver(topic, event)
             return
         try:
             # Local subscribers get it back through `_listen`, like every other replica's.
-            await self._client.publish(REDIS_PREFIX + topic, json.dumps(event, default=str))
-        except (redis.RedisError, OSError) as exc:
+            await asyncio.wait_for(
+                client.publish(REDIS_PREFIX + topic, json.dumps(event, default=str)),
+                PUBLISH_TIMEOUT_S,
+            )
+        except (redis.RedisError, OSError) as exc:  # TimeoutError is an OSError
             await self._drop_redis("redis_publish_failed", exc)
             self.deliver(topic, event)
 
@@ -192,6 +230,7 @@ class RedisEventBus(EventBus):
             self._degrade(reason, exc)
             with contextlib.suppress(Exception):
                 await client.aclose()
+            self._reconnect_later()
 
     def _degrade(self, reason: str, exc: BaseException) -> None:
         log_event(
@@ -204,6 +243,12 @@ class RedisEventBus(EventBus):
         )
 
     async def close(self) -> None:
+        self._closed = True
+        reconnector, self._reconnector = self._reconnector, None
+        if reconnector is not None:
+            reconnector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reconnector
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.cancel()

@@ -11,14 +11,15 @@ the debtor hears nothing (ALL-LOG-FIRST, fail closed).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakValueDictionary
 from zoneinfo import ZoneInfo
 
@@ -49,9 +50,14 @@ from agent.errors import Conflict, InvalidInput, NotFound, Unavailable
 from agent.events import EventBus
 from agent.logs import log_event
 from agent.nlp.analyzer import Analyzer
+from agent.payments.links import payment_link
 from agent.store import repository
 from agent.store.models import Account, Conversation, Debtor, PromiseToPay, Turn
 from agent.store.store import Store
+from agent.telephony.lookup import debtor_numbers
+
+if TYPE_CHECKING:
+    from agent.payments.texting import PaymentLinkTexter
 
 log = logging.getLogger("agent.pipeline")
 
@@ -94,8 +100,15 @@ class TurnPipeline(TakeoverMixin):
         callback_number: str,
         clock: Clock = system_clock,
         events: EventBus | None = None,
+        payment_links: Mapping[str, str] | None = None,
+        link_texter: PaymentLinkTexter | None = None,
     ) -> None:
         self.store = store
+        # Payment links per tenant (agent/payments/links.py): shown in chat after a
+        # promise; on a call the texter sends the link (through the contact rules).
+        self.payment_links = payment_links or {}
+        self.link_texter = link_texter
+        self._texts: set[asyncio.Task[str]] = set()
         # Committed turns are published here (agent/events.py) for the assist panel.
         self.events = events
         self.analyzer = analyzer
@@ -112,7 +125,17 @@ class TurnPipeline(TakeoverMixin):
 
     # -- public API -----------------------------------------------------------------------
 
-    async def start(self, account_ref: str, locale: str | None, channel: str) -> TurnOutcome:
+    async def start(
+        self,
+        account_ref: str,
+        locale: str | None,
+        channel: str,
+        *,
+        policy_id: str | None = None,
+        campaign_id: int | None = None,
+    ) -> TurnOutcome:
+        """Open a conversation; `policy_id` (a campaign's policy) overrides the default
+        for the whole conversation, and `campaign_id` ties it to its campaign."""
         now = self.clock()
         async with self.store.read() as session:
             account, debtor = await repository.require_account(session, account_ref)
@@ -125,7 +148,7 @@ class TurnPipeline(TakeoverMixin):
                 f"locale {locale!r} is not supported; use one of {list(SUPPORTED_LOCALES)}",
             )
         facts = self._facts(account, debtor, locale, channel, now, not disclosed_before)
-        state, decision = self.dialogue.begin(self.policy_id, facts, flags)
+        state, decision = self.dialogue.begin(policy_id or self.policy_id, facts, flags)
         outbound = self._guarded(decision, state, facts)
         conversation = Conversation(
             id=str(uuid.uuid4()),
@@ -140,6 +163,7 @@ class TurnPipeline(TakeoverMixin):
             turn_count=0,
             started_at=now,
             updated_at=now,
+            campaign_id=campaign_id,
         )
         try:
             async with self.store.write() as session:
@@ -156,6 +180,7 @@ class TurnPipeline(TakeoverMixin):
                         "locale": locale,
                         "policy_id": decision.policy_id,
                         "policy_version": decision.policy_version,
+                        "campaign_id": campaign_id,
                     },
                 )
                 self._add_outbound(session, chain, conversation, decision, outbound, now)
@@ -198,19 +223,22 @@ class TurnPipeline(TakeoverMixin):
             now,
             state.first_communication,
         )
+        if facts.text_payment_link and not await self._may_text_link(account, debtor):
+            # The agent promises a texted link only when the rules would let it go.
+            facts = dataclasses.replace(facts, text_payment_link=False)
         context = AnalysisContext(
             today=facts.today,
             timezone=debtor.timezone,
             locale=conversation.locale,
             default_currency=account.currency,
         )
+        # Redacted before anything else, analysis included: from here on (entities, state,
+        # store, log, reply) card numbers, IDs, phones and emails never exist, and their
+        # digits are never read as an amount ("my card is 4111 ..." is not $4,111).
+        text = redact(text, PHONE_REGIONS.get(account.jurisdiction))
         started = time.perf_counter()
         [analysis] = await self.analyzer.analyze([text], context)
         analysis_seconds = time.perf_counter() - started
-        # Analysis saw the raw words; from here on (state, store, log, reply) only the
-        # redacted text exists, so card numbers, IDs and phone numbers are never kept.
-        text = redact(text, PHONE_REGIONS.get(account.jurisdiction))
-        analysis = analysis.model_copy(update={"text": text})
         observed = state.model_copy(deep=True)
         raised, new_flags = observe(observed, analysis)
         decision: Decision | None = None
@@ -219,8 +247,9 @@ class TurnPipeline(TakeoverMixin):
         # While a person has the conversation (assist takeover) the bot stays silent:
         # the turn is still analysed, flagged and logged, and the person sees it live.
         if conversation.controlled_by is None:
+            # The conversation keeps the policy it started with (a campaign's own).
             new_state, decision = self.dialogue.respond(
-                self.policy_id, observed, analysis, facts, frozenset(raised)
+                conversation.policy_id, observed, analysis, facts, frozenset(raised)
             )
             outbound = self._guarded(decision, new_state, facts)
         seq = await self._commit_turn(
@@ -247,6 +276,8 @@ class TurnPipeline(TakeoverMixin):
                 *([ended_event(conversation.id)] if new_state.ended else []),
             ],
         )
+        if decision is not None and decision.promise_captured and facts.text_payment_link:
+            self._text_link(account, debtor, facts)
         return TurnOutcome(
             conversation.id,
             session_id,
@@ -435,6 +466,8 @@ class TurnPipeline(TakeoverMixin):
         required = list(pack.disclosures_before_balance)
         if pack.needs_recording_consent(account.region, channel):
             required.append("recording_consent")
+        link = payment_link(account.tenant, account.account_ref, None, templates=self.payment_links)
+        texter = self.link_texter
         return AccountFacts(
             account_ref=account.account_ref,
             given_name=debtor.given_name,
@@ -452,7 +485,28 @@ class TurnPipeline(TakeoverMixin):
             region=account.region,
             required_disclosures=tuple(required),
             first_communication=first_communication,
+            payment_link=link,
+            text_payment_link=bool(
+                link and channel == "voice" and texter is not None and texter.enabled
+            ),
         )
+
+    async def _may_text_link(self, account: Account, debtor: Debtor) -> bool:
+        numbers = debtor_numbers(debtor)
+        if self.link_texter is None or not numbers:
+            return False
+        return await self.link_texter.allowed(account.account_ref, numbers[0])
+
+    def _text_link(self, account: Account, debtor: Debtor, facts: AccountFacts) -> None:
+        """Send the promised payment link beside the call (the reply is not held up)."""
+        numbers = debtor_numbers(debtor)
+        if self.link_texter is None or facts.payment_link is None or not numbers:
+            return
+        task = asyncio.create_task(
+            self.link_texter.send(account.account_ref, numbers[0], facts.payment_link, facts.locale)
+        )
+        self._texts.add(task)
+        task.add_done_callback(self._texts.discard)
 
     def _guarded(
         self, decision: Decision, state: ConversationState, facts: AccountFacts

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from agent.campaigns.engine import CampaignEngine
+from agent.campaigns.service import Campaigns
 from agent.compliance.contact_service import ContactService
 from agent.compliance.guard import Guard
 from agent.compliance.packs import PackLibrary
@@ -14,6 +16,7 @@ from agent.dialogue.templates import TemplateLibrary
 from agent.events import EventBus, build_event_bus
 from agent.logs import log_event
 from agent.nlp.analyzer import Analyzer, build_analyzer
+from agent.payments.texting import PaymentLinkTexter
 from agent.pipeline import Clock, TurnPipeline, system_clock
 from agent.settings import Settings
 from agent.store.seed import seed_demo
@@ -37,6 +40,8 @@ class Services:
     voice: VoiceEngines
     # Live events for the assist panel and chat sockets (AGENT_REDIS_URL: across replicas).
     events: EventBus
+    campaigns: Campaigns
+    dialing: CampaignEngine
 
 
 def load_dialogue(settings: Settings) -> DialogueManager:
@@ -64,6 +69,7 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
     # AGENT_ANALYZER: the fine-tuned model (built on first start if missing) or the lexicon.
     analyzer = await build_analyzer(settings)
     events = await build_event_bus(settings.redis_url)
+    contacts = ContactService(store, packs)
     pipeline = TurnPipeline(
         store,
         analyzer,
@@ -75,11 +81,25 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
         callback_number=settings.callback_number,
         clock=clock,
         events=events,
+        payment_links=settings.payment_link_templates,
+        link_texter=PaymentLinkTexter(contacts, settings, clock),
     )
-    contacts = ContactService(store, packs)
     calls = CallRegistry(store, contacts, pipeline, settings, clock)
     # Speech engines load lazily (a Vosk model takes seconds); the TTS worker starts now.
     voice = VoiceEngines(settings)
+    campaigns = Campaigns(store, packs, settings, set(dialogue.policies), clock)
+    dialing = CampaignEngine(store, contacts, calls, settings, clock)
     return Services(
-        settings, store, analyzer, dialogue, pipeline, packs, contacts, calls, voice, events
+        settings,
+        store,
+        analyzer,
+        dialogue,
+        pipeline,
+        packs,
+        contacts,
+        calls,
+        voice,
+        events,
+        campaigns,
+        dialing,
     )

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_api_base: str = "https://api.twilio.com"
     twilio_caller_id: str = "+18005550100"
+    # The sender of campaign texts (Twilio Messaging); empty = the caller id.
+    twilio_sms_from: str = ""
     # The URL the gateway calls us at (behind a proxy, what it signed); empty = as received.
     public_base_url: str = ""
     telephony_mode: Literal["gather", "stream"] = "gather"
@@ -101,6 +103,29 @@ class Settings(BaseSettings):
     payments_webhook_secret: str = ""
     promise_grace_days: int = Field(default=2, ge=0, le=60)
     payment_link_templates: dict[str, str] = Field(default_factory=dict)
+
+    # Outbound campaigns (agent/campaigns). `dialer`: `local` runs the dialer inside the
+    # API process (embedded default, any database); `procrastinate` leaves dialing to
+    # `agent worker` processes sharing the PostgreSQL database (distributed mode).
+    dialer: Literal["local", "procrastinate", "off"] = "local"
+    dialer_tick_s: float = Field(default=1.0, gt=0)
+    # Where the chat links sent by text point: the public origin of the chat page;
+    # empty = public_base_url.
+    chat_link_base: str = ""
+
+    # Security (agent/security). Origins allowed to call the API from a browser on another
+    # site (the lender's page embedding the chat widget), as a JSON list, e.g.
+    # '["https://lender.example"]'; empty = no CORS headers at all (same origin only).
+    # Production refuses "*".
+    cors_origins: list[str] = Field(default_factory=list)
+    # Rate limits, as requests per minute (a token bucket: that many at once, refilled
+    # evenly over the minute); 0 = off. Counted in this process, or in Redis across
+    # replicas when redis_url is set. Generous by default: a load test of hundreds of
+    # sessions from one address must not trip them; tighten per deployment.
+    rate_limit_ip_per_minute: int = Field(default=12000, ge=0)
+    rate_limit_session_turns_per_minute: int = Field(default=120, ge=0)
+    rate_limit_ip_sessions_per_minute: int = Field(default=1200, ge=0)
+    rate_limit_ip_logins_per_minute: int = Field(default=60, ge=0)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -29,10 +29,10 @@ def start_server(
     answers. The caller terminates the process."""
     port = free_port()
     full_env = {**os.environ, "AGENT_DATA_DIR": str(data_dir), "AGENT_PORT": str(port), **env}
-    log = log_path.open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "agent", "serve"], env=full_env, stdout=log, stderr=log
-    )
+    with log_path.open("ab") as log:  # the child keeps its own descriptor
+        server = subprocess.Popen(
+            [sys.executable, "-m", "agent", "serve"], env=full_env, stdout=log, stderr=log
+        )
     host = f"127.0.0.1:{port}"
     for _ in range(1200):
         try:

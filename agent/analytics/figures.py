@@ -4,7 +4,9 @@ The queries load the tenant's rows for the period and aggregate in Python: simpl
 plenty fast at the volumes one tenant has per year. Move the counting into SQL (GROUP BY
 date) if a tenant ever grows past a few hundred thousand rows a year.
 
-There is no campaign dimension: the schema has no campaigns yet.
+With `campaign_id` the figures narrow to one campaign: its contact attempts and
+refusals, the conversations its calls and chat links opened, their promises, and the
+payments counted toward those promises.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.store.database import utc
@@ -25,6 +27,7 @@ from agent.store.models import (
     ContactAttempt,
     Conversation,
     Payment,
+    PaymentAllocation,
     PromiseToPay,
     Turn,
 )
@@ -66,9 +69,14 @@ def _bounds(since: dt.date, until: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 async def collection_figures(
-    session: AsyncSession, tenant: str, since: dt.date, until: dt.date
+    session: AsyncSession,
+    tenant: str,
+    since: dt.date,
+    until: dt.date,
+    campaign_id: int | None = None,
 ) -> dict[str, Any]:
-    """Figures for `tenant` from `since` to `until` (both inclusive, UTC dates)."""
+    """Figures for `tenant` from `since` to `until` (both inclusive, UTC dates), for
+    one campaign of that tenant when `campaign_id` is given (the caller checks it)."""
     start, end = _bounds(since, until)
     days: dict[dt.date, _Bucket] = {}
     day = since
@@ -94,6 +102,8 @@ async def collection_figures(
         ContactAttempt.started_at >= start,
         ContactAttempt.started_at < end,
     )
+    if campaign_id is not None:
+        attempts = attempts.where(ContactAttempt.campaign_id == campaign_id)
     for (started_at,) in await session.execute(attempts):
         for b in bucket(started_at):
             b.counts["attempts"] += 1
@@ -103,6 +113,8 @@ async def collection_figures(
         Conversation.started_at >= start,
         Conversation.started_at < end,
     )
+    if campaign_id is not None:
+        conversations = conversations.where(Conversation.campaign_id == campaign_id)
     for conversation in (await session.execute(conversations)).scalars():
         state = conversation.state or {}
         flags = set(state.get("flags") or [])
@@ -122,6 +134,8 @@ async def collection_figures(
             Turn.created_at < end,
         )
     )
+    if campaign_id is not None:
+        turns = turns.where(Conversation.campaign_id == campaign_id)
     for created_at, analysis in await session.execute(turns):
         emotion = (analysis or {}).get("emotion")
         if emotion:
@@ -133,6 +147,10 @@ async def collection_figures(
         PromiseToPay.created_at >= start,
         PromiseToPay.created_at < end,
     )
+    if campaign_id is not None:
+        promises = promises.where(
+            PromiseToPay.conversation_id.in_(_campaign_conversations(campaign_id))
+        )
     for promise in (await session.execute(promises)).scalars():
         for b in bucket(promise.created_at):
             b.counts["promises"] += 1
@@ -141,21 +159,39 @@ async def collection_figures(
                 b.counts["kept_promises"] += 1
                 b.add_money("kept_promises", promise.currency, promise.amount)
 
-    payments = select(Payment).where(
-        Payment.account_id.in_(account_ids), Payment.paid_at >= start, Payment.paid_at < end
-    )
-    for payment in (await session.execute(payments)).scalars():
-        for b in bucket(payment.paid_at):
-            b.add_money("recovery", payment.currency, payment.amount)
+    if campaign_id is None:
+        payments = select(Payment.paid_at, Payment.currency, Payment.amount).where(
+            Payment.account_id.in_(account_ids), Payment.paid_at >= start, Payment.paid_at < end
+        )
+    else:
+        # A campaign recovers what was paid toward the promises its conversations won.
+        payments = (
+            select(Payment.paid_at, Payment.currency, PaymentAllocation.amount)
+            .join(PaymentAllocation, PaymentAllocation.payment_id == Payment.id)
+            .join(PromiseToPay, PromiseToPay.id == PaymentAllocation.promise_id)
+            .where(
+                PromiseToPay.conversation_id.in_(_campaign_conversations(campaign_id)),
+                Payment.paid_at >= start,
+                Payment.paid_at < end,
+            )
+        )
+    for paid_at, currency, amount in await session.execute(payments):
+        for b in bucket(paid_at):
+            b.add_money("recovery", currency, amount)
 
-    await _audit_figures(session, tenant, set(accounts.values()), start, end, bucket)
+    await _audit_figures(session, tenant, set(accounts.values()), start, end, bucket, campaign_id)
     return {
         "tenant": tenant,
+        "campaign_id": campaign_id,
         "since": since.isoformat(),
         "until": until.isoformat(),
         "totals": totals.as_dict(),
         "days": [{"date": d.isoformat(), **b.as_dict()} for d, b in days.items()],
     }
+
+
+def _campaign_conversations(campaign_id: int) -> Select[str]:
+    return select(Conversation.id).where(Conversation.campaign_id == campaign_id)
 
 
 async def _audit_figures(
@@ -165,14 +201,15 @@ async def _audit_figures(
     start: dt.datetime,
     end: dt.datetime,
     bucket: Callable[[dt.datetime], list[_Bucket]],
+    campaign_id: int | None,
 ) -> None:
     """Refusals and guard blocks per rule, read from the audit log as the compliance
-    report does; an event belongs to the tenant by its conversation or account."""
-    conversation_ids = set(
-        (await session.execute(select(Conversation.id).where(Conversation.tenant == tenant)))
-        .scalars()
-        .all()
-    )
+    report does; an event belongs to the tenant by its conversation or account, and to
+    a campaign by the campaign its refusal or conversation names."""
+    mine = select(Conversation.id).where(Conversation.tenant == tenant)
+    if campaign_id is not None:
+        mine = mine.where(Conversation.campaign_id == campaign_id)
+    conversation_ids = set((await session.execute(mine)).scalars().all())
     events = (
         select(AuditEvent)
         .where(
@@ -188,6 +225,8 @@ async def _audit_figures(
             continue
         at = dt.datetime.fromisoformat(event.created_at)
         if event.kind == "contact.refused":
+            if campaign_id is not None and payload.get("campaign_id") != campaign_id:
+                continue
             if payload.get("account_ref") in account_refs:
                 for b in bucket(at):
                     b.by_key["compliance_refusals_by_rule"].update(payload.get("rules", []))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from agent.analytics import collection_figures, csv_rows
@@ -32,12 +32,18 @@ def _range(today: dt.date, since: dt.date | None, until: dt.date | None) -> tupl
 
 
 async def _figures(
-    principal: Principal, services: Services, since: dt.date | None, until: dt.date | None
+    principal: Principal,
+    services: Services,
+    since: dt.date | None,
+    until: dt.date | None,
+    campaign: int | None,
 ) -> dict[str, Any]:
     today = services.pipeline.clock().astimezone(dt.UTC).date()
     start, end = _range(today, since, until)
+    if campaign is not None:
+        await services.campaigns.view(campaign, principal.tenant)  # 404 unless the tenant's
     async with services.store.read() as session:
-        return await collection_figures(session, principal.tenant, start, end)
+        return await collection_figures(session, principal.tenant, start, end, campaign)
 
 
 @router.get("/analytics")
@@ -46,9 +52,11 @@ async def analytics(
     services: ServicesDep,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    campaign: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> dict[str, Any]:
-    """Figures per UTC day and in total, for the caller's own tenant only."""
-    return await _figures(principal, services, since, until)
+    """Figures per UTC day and in total, for the caller's own tenant only; `campaign`
+    narrows them to one of its campaigns."""
+    return await _figures(principal, services, since, until, campaign)
 
 
 @router.get("/analytics.csv")
@@ -57,11 +65,13 @@ async def analytics_csv(
     services: ServicesDep,
     since: dt.date | None = None,
     until: dt.date | None = None,
+    campaign: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
-    figures = await _figures(principal, services, since, until)
+    figures = await _figures(principal, services, since, until, campaign)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(csv_rows(figures))
-    name = f"analytics-{figures['since']}-{figures['until']}.csv"
+    scope = f"-campaign-{campaign}" if campaign is not None else ""
+    name = f"analytics{scope}-{figures['since']}-{figures['until']}.csv"
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

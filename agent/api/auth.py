@@ -17,6 +17,7 @@ from agent.auth.ratelimit import FailedLoginLimiter
 from agent.auth.sessions import SESSION_COOKIE, SESSION_LIFETIME, close_session, open_session
 from agent.auth.users import authenticate
 from agent.logs import log_event
+from agent.security.throttle import check_login
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 log = logging.getLogger("agent.auth")
@@ -49,6 +50,7 @@ def _limiter(request: Request) -> FailedLoginLimiter:
 async def login(
     body: LoginBody, request: Request, response: Response, services: ServicesDep
 ) -> dict[str, Any]:
+    await check_login(request)  # attempts per address, on top of the failure brake below
     client = request.client.host if request.client else ""
     key = (body.username.casefold(), client)
     limiter = _limiter(request)

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from agent.api.deps import ServicesDep, get_services
@@ -24,6 +24,7 @@ from agent.channels.chat import (
 from agent.errors import NotFound, ServiceError
 from agent.events import Subscription
 from agent.logs import log_event
+from agent.security.throttle import check_new_session, check_turn
 from agent.store import repository
 from agent.transcript import transcript_body
 
@@ -32,15 +33,22 @@ log = logging.getLogger("agent.api.chat")
 
 
 @router.post("/sessions", status_code=201)
-async def create_session(body: SessionCreate, services: ServicesDep) -> dict[str, Any]:
-    outcome = await services.pipeline.start(body.account_ref, body.locale, "chat")
+async def create_session(
+    body: SessionCreate, request: Request, services: ServicesDep
+) -> dict[str, Any]:
+    await check_new_session(request)
+    campaign_id = await services.campaigns.link_campaign(body.link, body.account_ref)
+    outcome = await services.pipeline.start(
+        body.account_ref, body.locale, "chat", campaign_id=campaign_id
+    )
     return session_body(outcome)
 
 
 @router.post("/sessions/{session_id}/messages")
 async def post_message(
-    session_id: str, body: MessageCreate, services: ServicesDep
+    session_id: str, body: MessageCreate, request: Request, services: ServicesDep
 ) -> dict[str, Any]:
+    await check_turn(request, session_id)  # before anything is read or written
     text = clean_text(body.text, services.settings.max_message_chars)
     outcome = await services.pipeline.handle(session_id, text)
     return reply_body(outcome)
@@ -73,6 +81,7 @@ async def chat_socket(websocket: WebSocket, session_id: str) -> None:
             try:
                 incoming = SocketMessage.model_validate(json.loads(raw))
                 text = clean_text(incoming.text, services.settings.max_message_chars)
+                await check_turn(websocket, session_id)  # refused: an error frame, open socket
                 await websocket.send_json({"type": "typing"})
                 outcome = await services.pipeline.handle(session_id, text)
             except (json.JSONDecodeError, ValidationError) as exc:

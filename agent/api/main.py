@@ -7,6 +7,7 @@ from agent.api import (
     assist,
     audit,
     auth,
+    campaigns,
     chat,
     compliance,
     conversations,
@@ -34,6 +35,7 @@ for module in (
     portfolio,
     payments,
     analytics,
+    campaigns,
 ):
     api_router.include_router(module.router)
 # The pages and their static files (no /v1 prefix: browsers load them directly).

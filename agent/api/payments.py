@@ -17,6 +17,7 @@ from agent.errors import InvalidInput, NotFound
 from agent.payments.links import payment_link
 from agent.payments.matching import record_payment
 from agent.payments.signature import verified_body
+from agent.security.throttle import check_webhook
 from agent.services import Services
 from agent.store import repository
 from agent.store.models import Payment
@@ -58,6 +59,7 @@ async def receive_payment(request: Request, services: ServicesDep) -> JSONRespon
     """A payment from the lender's processor; retries with the same `payment_ref` get the
     first answer (200) and change nothing."""
     settings = services.settings
+    await check_webhook(request)
     body = _parse(await verified_body(request, settings.payments_webhook_secret))
     earlier = await _existing(services, body.payment_ref)
     if earlier is not None:

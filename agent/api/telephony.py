@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any, Literal
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -21,20 +20,23 @@ from agent.channels.chat import clean_text
 from agent.errors import Unavailable
 from agent.logs import log_event
 from agent.pipeline import TurnOutcome
+from agent.security.throttle import check_webhook
 from agent.services import Services
 from agent.telephony import twiml
+from agent.telephony.dialing import WEBHOOK_PREFIX, place, webhook_url
 from agent.telephony.status import CallInfo, machine_answered
-from agent.telephony.twilio_rest import DialError, configured, place_call
+from agent.telephony.twilio_rest import configured
 from agent.telephony.twilio_signature import public_base, verified_params
 
 router = APIRouter(tags=["telephony"])
 log = logging.getLogger("agent.api.telephony")
 
-PREFIX = "/v1/telephony/twilio"
+PREFIX = WEBHOOK_PREFIX
 MAX_SILENT_PROMPTS = 2  # reprompts after silence before the call is ended
 
 
 async def _twilio_params(request: Request) -> dict[str, str]:
+    await check_webhook(request)  # before the signature: a flood costs no HMAC work
     return await verified_params(request, get_services(request).settings)
 
 
@@ -58,8 +60,7 @@ def _fail_closed(exc: Exception, locale: str, **fields: Any) -> Response:
 
 
 def _url(request: Request, services: Services, path: str, **query: str | int) -> str:
-    base = public_base(request, services.settings) + PREFIX + path
-    return f"{base}?{urlencode(query)}" if query else base
+    return webhook_url(public_base(request, services.settings), path, **query)
 
 
 def _ws_url(base: str) -> str:
@@ -211,17 +212,7 @@ async def create_call(body: CallCreate, request: Request, services: ServicesDep)
     if not configured(settings):
         raise Unavailable("telephony_not_configured", "the Twilio account is not configured")
     call = await services.calls.create_outbound(body.account_ref, body.mode)
-    try:
-        placed = await place_call(
-            settings,
-            call.to_number,
-            _url(request, services, "/voice", call_id=call.id),
-            _url(request, services, "/status", call_id=call.id),
-        )
-    except DialError as exc:
-        await services.calls.dial_failed(call.id, exc.error.code)
-        raise exc.error from exc
-    call = await services.calls.dialled(call.id, placed.sid, placed.status)
+    call = await place(services.calls, settings, call, public_base(request, settings))
     log_event(log, "call_placed", call_id=call.id, account_ref=call.account_ref, mode=call.mode)
     return _call_body(call)
 

@@ -43,6 +43,7 @@ STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\.[a-z0-9]{1,5}")
 # What the demo page lets the query string choose for the widget's data attributes.
 ACCOUNT_REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LOCALE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{0,64}")  # a campaign chat link token, or none
 
 
 @lru_cache(maxsize=32)
@@ -59,15 +60,20 @@ def _page(name: str) -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def demo_page(account: str = "DEMO-US-001", locale: str = "en-US") -> HTMLResponse:
+async def demo_page(
+    account: str = "DEMO-US-001", locale: str = "en-US", link: str = ""
+) -> HTMLResponse:
     # Only well-formed values reach the page, and they are escaped as attribute text anyway.
     if not ACCOUNT_REF.fullmatch(account):
         account = "DEMO-US-001"
     if not LOCALE.fullmatch(locale):
         locale = "en-US"
+    if not LINK_TOKEN.fullmatch(link):
+        link = ""
     page = _page("index.html")
     page = page.replace("{{account}}", html.escape(account, quote=True))
     page = page.replace("{{locale}}", html.escape(locale, quote=True))
+    page = page.replace("{{link}}", html.escape(link, quote=True))
     return HTMLResponse(page, headers=PAGE_HEADERS)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "principal_from_cookie",
     "reader",
     "signed_in_from_cookie",
+    "supervisor",
 ]
 
 log = logging.getLogger("agent.auth")
@@ -107,6 +108,19 @@ async def actor(request: Request) -> Principal:
     """Agent or supervisor; an auditor may only read (403)."""
     principal = await reader(request)
     if not principal.can_act:
+        _reject(
+            request,
+            Forbidden("forbidden", f"the {principal.role} role may not do this"),
+            username=principal.username,
+            role=principal.role,
+        )
+    return principal
+
+
+async def supervisor(request: Request) -> Principal:
+    """Supervisors only: launching and steering outbound campaigns."""
+    principal = await reader(request)
+    if principal.role != "supervisor":
         _reject(
             request,
             Forbidden("forbidden", f"the {principal.role} role may not do this"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -15,6 +17,9 @@ class SessionCreate(BaseModel):
 
     account_ref: StrictStr = Field(min_length=1, max_length=64)
     locale: StrictStr | None = Field(default=None, max_length=16)
+    # The token of a campaign's texted chat link (/c/{token}): ties the conversation to
+    # its campaign for the analytics. Optional; an unknown or foreign token is ignored.
+    link: StrictStr | None = Field(default=None, max_length=64)
 
 
 class MessageCreate(BaseModel):
@@ -32,10 +37,20 @@ class SocketMessage(BaseModel):
     text: StrictStr
 
 
+# C0/C1 control characters: never meant in chat, and PostgreSQL cannot store NUL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def clean_text(text: str, max_chars: int) -> str:
-    """Normalise whitespace; refuse empty or oversized text (nothing is stored)."""
-    cleaned = " ".join(text.split())
-    if not cleaned:
+    """Normalise whitespace and control characters; refuse text that cannot be stored
+    (a lone surrogate), that shows nothing, or that is oversized (nothing is stored)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("invalid_text", "text is not valid Unicode") from None
+    cleaned = " ".join(_CONTROL.sub(" ", text).split())
+    # Only format characters (zero-width, direction marks) or separators: nothing was said.
+    if not any(unicodedata.category(c)[0] not in "CZ" for c in cleaned):
         raise InvalidInput("empty_text", "text is empty")
     if len(cleaned) > max_chars:
         raise InvalidInput("text_too_long", f"text is over {max_chars} characters")

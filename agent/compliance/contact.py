@@ -28,6 +28,11 @@ from agent.compliance.packs import Cap, ResolvedPack
 
 UNANSWERED = frozenset({"pending", "no_answer", "busy", "failed", "voicemail"})
 MAX_SEARCH_STEPS = 64
+# An outbound call whose attempt is still `pending` is in progress (its final status
+# settles it); after this long a pending attempt is taken for a lost status callback
+# and stops blocking.
+CALL_IN_PROGRESS_WINDOW = dt.timedelta(hours=1)
+ONE_CALL_RULE = "ALL-ONE-CALL"
 OPTOUT_PREFIX = "optout_"  # e.g. optout_sms: the debtor asked us not to use that medium
 
 
@@ -150,7 +155,7 @@ class _Checker:
         self.zones = zones
 
     def blocks(self, at: dt.datetime) -> list[_Block]:
-        found = [*self._flags(at), *self._window(at), *self._work(at)]
+        found = [*self._flags(at), *self._window(at), *self._work(at), *self._in_call(at)]
         for cap in self.pack.caps:
             if self.channel in cap.channels:
                 block = self._cap(cap, at)
@@ -202,6 +207,20 @@ class _Checker:
             yield _Block(
                 window.rule, "outside the calling window in a candidate time zone", max(openings)
             )
+
+    def _in_call(self, at: dt.datetime) -> Iterable[_Block]:
+        if self.channel != "call":
+            return
+        live = [
+            h.at
+            for h in self.history
+            if h.channel == "call"
+            and h.outcome == "pending"
+            and at - CALL_IN_PROGRESS_WINDOW < h.at <= at
+        ]
+        if live:
+            until = max(live) + CALL_IN_PROGRESS_WINDOW
+            yield _Block(ONE_CALL_RULE, "another call to this debtor is in progress", until)
 
     def _work(self, at: dt.datetime) -> Iterable[_Block]:
         hours = self.pack.work_hours

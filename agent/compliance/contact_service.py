@@ -52,6 +52,7 @@ class ContactService:
         at: dt.datetime,
         number: str | None = None,
         purpose: str = "collection",
+        campaign_id: int | None = None,
     ) -> Reservation:
         async with self.store.write() as session:
             chain = await AuditChain.open(session)
@@ -71,6 +72,7 @@ class ContactService:
                     outcome="pending",
                     started_at=at,
                     updated_at=at,
+                    campaign_id=campaign_id,
                 )
                 session.add(attempt)
                 await session.flush()
@@ -83,6 +85,7 @@ class ContactService:
                     "channel": channel,
                     "purpose": purpose,
                     "attempt_id": attempt_id,
+                    "campaign_id": campaign_id,
                     "at": at.isoformat(),
                     **decision.as_dict(),
                 },
@@ -96,6 +99,13 @@ class ContactService:
             if attempt is None:
                 raise NotFound("attempt_not_found", f"no contact attempt {attempt_id}")
             attempt.outcome, attempt.updated_at = outcome, at
+            chain = await AuditChain.open(session)
+            chain.append(
+                "contact.outcome",
+                None,
+                {"attempt_id": attempt_id, "channel": attempt.channel, "outcome": outcome},
+            )
+            await chain.close()
 
     async def _decide(
         self,

@@ -1,4 +1,5 @@
-"""compliance.redact: find and mask personal data (cards, bank accounts, SSNs, CN IDs, phones).
+"""compliance.redact: find and mask personal data (cards, bank accounts, SSNs, CN IDs, phones,
+emails).
 
 The analyzer reads the raw text; what is stored or logged goes through `redact`. Each rule
 checks a checksum, a structure, or a keyword just before the number, so amounts, dates, years
@@ -14,8 +15,9 @@ from datetime import date
 
 import phonenumbers
 
-KINDS = ("card", "bank_account", "ssn", "cn_id", "phone")
-# [CARD], [BANK ACCOUNT], [SSN], [CN ID], [PHONE]: no digits, so redacting twice changes nothing.
+KINDS = ("card", "bank_account", "ssn", "cn_id", "phone", "email")
+# [CARD], [BANK ACCOUNT], [SSN], [CN ID], [PHONE], [EMAIL]: no digits and no "@", so redacting
+# twice changes nothing.
 PLACEHOLDERS = {kind: "[" + kind.replace("_", " ").upper() + "]" for kind in KINDS}
 DEFAULT_REGIONS = ("US", "GB", "CN")
 
@@ -28,7 +30,7 @@ class Redaction:
 
 
 # One character for one, so offsets in the normalised text are offsets in the original.
-_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）Ｘｘ\u3000", "0123456789+-()Xx ")
+_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）Ｘｘ\u3000＠", "0123456789+-()Xx @")
 _F = re.ASCII | re.IGNORECASE
 _L = r"(?<![0-9A-Za-z])"  # no digit or Latin letter on either side (CJK is fine)
 _R = r"(?![0-9A-Za-z])"
@@ -37,6 +39,12 @@ _RUN = r"[0-9]++(?:[ .\-][0-9]++)*+"  # digit groups joined by one space, dash o
 _FILL = r"[^0-9\[\]\n。！？!?]{0,16}?"
 
 _ANY_DIGIT = re.compile(r"[0-9]")
+# An address as people type it (ASCII; CJK around it is fine): local@host.tld.
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
+    re.ASCII,
+)
 _GROUP = re.compile(r"[0-9]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CARD_RUN = re.compile(r"(?<![0-9A-Za-z+])" + _RUN + _R)
@@ -226,9 +234,10 @@ def _phones(text: str, regions: tuple[str, ...], cjk: bool) -> Iterator[tuple[st
 def find_pii(text: str, default_region: str | None = None) -> list[Redaction]:
     """Non-overlapping PII spans of `text`, sorted; a stronger rule wins an overlap."""
     text = text.translate(_FULLWIDTH)
+    # Emails first: digits inside one (alex1985@...) are part of the address, not a number.
+    found = [Redaction("email", *m.span()) for m in _EMAIL.finditer(text)] if "@" in text else []
     if not _ANY_DIGIT.search(text):
-        return []
-    found: list[Redaction] = []
+        return found
 
     def add(spans: Iterator[tuple[str, int, int]]) -> None:
         for kind, start, end in spans:

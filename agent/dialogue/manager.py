@@ -53,6 +53,10 @@ class AccountFacts:
     # False once an earlier conversation gave the collection disclosure (US: later
     # communications say "This communication is from a debt collector").
     first_communication: bool = True
+    # The tenant's payment link for this account (chat shows it), and whether a call
+    # may promise to text it (voice: a texter is configured).
+    payment_link: str | None = None
+    text_payment_link: bool = False
 
 
 class Decision(BaseModel):
@@ -413,6 +417,8 @@ class _Turn:
             "plan_min_installment": self.min_installment(),
             "plan_max_months": self.policy.plan_max_months,
             "flags": list(self.state.flags),
+            "payment_link": facts.payment_link,
+            "text_payment_link": facts.text_payment_link,
         }
 
     def decision(self, from_step: str, rule: str, tone: Tone) -> Decision:

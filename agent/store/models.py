@@ -88,6 +88,8 @@ class ContactAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The campaign that made this contact, if any (no foreign key: see Call).
+    campaign_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
 
 
 class Conversation(Base):
@@ -110,6 +112,8 @@ class Conversation(Base):
     # stays silent while set), and the wrap-up code and summary saved at the end.
     controlled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     wrapup: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The campaign whose call or chat link started it (per-campaign analytics).
+    campaign_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
 
 
 class Turn(Base):
@@ -196,6 +200,7 @@ class Call(Base):
     duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    campaign_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
 
 
 class User(Base):
@@ -270,3 +275,53 @@ class PaymentAllocation(Base):
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     promise_id: Mapped[int] = mapped_column(Integer, index=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
+class Campaign(Base):
+    """An outbound campaign: which accounts, on which channel, when and how fast.
+
+    `spec` is the validated CampaignSpec (agent/campaigns/spec.py) as JSON; `status`
+    moves draft -> running <-> paused -> completed | stopped."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(8))  # call | sms
+    policy_id: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignTarget(Base):
+    """One account in a campaign and where its contact stands.
+
+    `status`: pending (due at `next_at`) -> queued (a dial job holds it) -> in_contact
+    (a call is up, `call_id`) -> pending again for a retry, or one of the final states
+    done | stopped (a blocking flag) | exhausted (no attempts left) | expired (the
+    schedule ended first). `refusals` counts every time the contact rules said no."""
+
+    __tablename__ = "campaign_targets"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "account_id", name="uq_campaign_targets_account"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    debtor_id: Mapped[int] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    next_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), index=True, nullable=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    refusals: Mapped[int] = mapped_column(Integer, default=0)
+    last_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_rules: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    call_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    link_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

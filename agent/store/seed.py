@@ -79,14 +79,15 @@ DEMO_ACCOUNTS = [
 
 async def seed_demo(store: Store, environment: str = "development") -> int:
     """Insert the demo accounts (and demo users) that are missing; returns how many
-    accounts were added."""
+    accounts were added. Nothing in production: well-known passwords would be an open
+    door and made-up debtors would mix with real ones (the service refuses to start in
+    production with AGENT_SEED_DEMO_DATA on; this is the second lock)."""
     if environment == "production":
-        # Well-known passwords on a production service would be an open door.
-        log_event(log, "demo_users_refused", logging.WARNING, environment=environment)
-    else:
-        users = await seed_users(store, DEMO_USERS)
-        if users:
-            log_event(log, "demo_users_seeded", count=users)
+        log_event(log, "demo_data_refused", logging.WARNING, environment=environment)
+        return 0
+    users = await seed_users(store, DEMO_USERS)
+    if users:
+        log_event(log, "demo_users_seeded", count=users)
     added = 0
     async with store.write() as session:
         existing = set((await session.execute(select(Account.account_ref))).scalars())

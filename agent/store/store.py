@@ -6,9 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.store.database import create_engine, migrate, session_factory
+
+
+class StoreUnreachable(SQLAlchemyError):
+    """The database could not be reached (refused, reset, timed out). asyncpg raises
+    these as plain OSErrors that SQLAlchemy passes through unwrapped; as a
+    SQLAlchemyError they take the same fail-closed path as every other store failure
+    (503 `store_unavailable`, nothing said)."""
 
 
 class Store:
@@ -30,12 +38,18 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
+        try:
+            async with self.sessions() as session:
+                yield session
+        except OSError as exc:
+            raise StoreUnreachable(f"{type(exc).__name__}: {exc}") from exc
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on exit, durably, or rolls back on error."""
         lock = self._write_lock or contextlib.nullcontext()
-        async with lock, self.sessions() as session, session.begin():
-            yield session
+        try:
+            async with lock, self.sessions() as session, session.begin():
+                yield session
+        except OSError as exc:
+            raise StoreUnreachable(f"{type(exc).__name__}: {exc}") from exc

@@ -15,6 +15,8 @@ import contextlib
 import logging
 import struct
 import uuid
+from dataclasses import dataclass
+from typing import Literal
 
 from agent.errors import ServiceError
 from agent.logs import log_event
@@ -28,6 +30,7 @@ log = logging.getLogger("agent.telephony.audiosocket")
 HANGUP, UUID, DTMF, AUDIO, ERROR = 0x00, 0x01, 0x03, 0x10, 0xFF
 HEADER = struct.Struct(">BH")
 MAX_AUDIO_BYTES = audio.SAMPLE_RATE * 2  # one second; more is a broken peer
+DTMF_DIGITS = "0123456789*#"
 
 
 def frame(kind: int, payload: bytes = b"") -> bytes:
@@ -66,8 +69,39 @@ class AudioSocketGateway:
 
 
 async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The next frame; IncompleteReadError when the peer goes away mid-frame (or before)."""
     kind, length = HEADER.unpack(await reader.readexactly(HEADER.size))
     return kind, await reader.readexactly(length) if length else b""
+
+
+# -- what a frame asks for: a pure function of the frame, so it can be fuzzed on its own --
+@dataclass(frozen=True)
+class Inbound:
+    """One frame, read: `action` says what to do with it."""
+
+    action: Literal["start", "no_uuid", "audio", "bad_audio", "dtmf", "hangup", "error", "skip"]
+    call_id: str = ""  # start
+    data: bytes = b""  # audio: PCM16; error: the peer's error payload
+    digit: str = ""  # dtmf
+
+
+def interpret(kind: int, payload: bytes, started: bool) -> Inbound:
+    """Read a frame. Before the call has started only the 16-byte UUID frame is valid."""
+    if not started:
+        if kind != UUID or len(payload) != 16:
+            return Inbound("no_uuid")
+        return Inbound("start", call_id=str(uuid.UUID(bytes=payload)))
+    if kind == AUDIO:
+        if len(payload) > MAX_AUDIO_BYTES or len(payload) % 2:
+            return Inbound("bad_audio")
+        return Inbound("audio", data=payload)
+    if kind == DTMF and len(payload) == 1 and chr(payload[0]) in DTMF_DIGITS:
+        return Inbound("dtmf", digit=chr(payload[0]))
+    if kind == HANGUP:
+        return Inbound("hangup")
+    if kind == ERROR:
+        return Inbound("error", data=payload)
+    return Inbound("skip")
 
 
 class AudioSocketServer:
@@ -113,31 +147,32 @@ class AudioSocketServer:
         try:
             while not gateway.closed:
                 kind, payload = await read_frame(reader)
-                if call is None:
-                    if kind != UUID or len(payload) != 16:
-                        log_event(log, "audiosocket_no_uuid", logging.WARNING, kind=kind)
-                        await gateway.hangup()
-                        return
-                    call_id = str(uuid.UUID(bytes=payload))
+                frame_in = interpret(kind, payload, started=call is not None)
+                if frame_in.action == "no_uuid":
+                    log_event(log, "audiosocket_no_uuid", logging.WARNING, kind=kind)
+                    await gateway.hangup()
+                    return
+                if frame_in.action == "start":
                     try:
-                        call = await open_call(self.services, call_id, gateway)
+                        call = await open_call(self.services, frame_in.call_id, gateway)
                     except ServiceError as exc:
                         log_event(log, "audiosocket_call_refused", logging.WARNING, error=exc.code)
                         await gateway.hangup()
                         return
-                elif kind == AUDIO:
-                    if len(payload) > MAX_AUDIO_BYTES or len(payload) % 2:
-                        log_event(log, "audiosocket_bad_audio", logging.WARNING, size=len(payload))
-                        continue
-                    buffer += payload
+                    continue
+                assert call is not None
+                if frame_in.action == "bad_audio":
+                    log_event(log, "audiosocket_bad_audio", logging.WARNING, size=len(payload))
+                elif frame_in.action == "audio":
+                    buffer += frame_in.data
                     while len(buffer) >= audio.PCM_FRAME_BYTES:
                         await call.audio(buffer[: audio.PCM_FRAME_BYTES])
                         buffer = buffer[audio.PCM_FRAME_BYTES :]
-                elif kind == DTMF and len(payload) == 1 and chr(payload[0]) in "0123456789*#":
-                    await call.dtmf(chr(payload[0]))
-                elif kind == HANGUP:
+                elif frame_in.action == "dtmf":
+                    await call.dtmf(frame_in.digit)
+                elif frame_in.action == "hangup":
                     return
-                elif kind == ERROR:
+                elif frame_in.action == "error":
                     log_event(log, "audiosocket_peer_error", logging.WARNING, payload=payload.hex())
                     reason = "peer_error"
                     return

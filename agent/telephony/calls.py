@@ -26,7 +26,7 @@ from agent.errors import Conflict, InvalidInput, NotFound, Unavailable
 from agent.pipeline import Clock, TurnOutcome, TurnPipeline, system_clock
 from agent.settings import Settings
 from agent.store import repository
-from agent.store.models import Account, Call, ContactAttempt, Debtor
+from agent.store.models import Account, Call, Campaign, ContactAttempt, Debtor
 from agent.store.store import Store
 from agent.telephony import lookup
 from agent.telephony.status import (
@@ -48,7 +48,7 @@ class CallRegistry:
         self,
         store: Store,
         contacts: ContactService,
-        pipeline: TurnPipeline,
+        pipeline: TurnPipeline | None,
         settings: Settings,
         clock: Clock = system_clock,
     ) -> None:
@@ -64,7 +64,9 @@ class CallRegistry:
 
     # -- creating calls -------------------------------------------------------------------
 
-    async def create_outbound(self, account_ref: str, mode: str | None = None) -> CallInfo:
+    async def create_outbound(
+        self, account_ref: str, mode: str | None = None, campaign_id: int | None = None
+    ) -> CallInfo:
         mode = self._mode(mode)
         async with self.store.read() as session:
             account, debtor = await repository.require_account(session, account_ref)
@@ -72,7 +74,9 @@ class CallRegistry:
         if not numbers:
             raise InvalidInput("no_phone_number", f"account {account_ref!r} has no phone number")
         now = self.clock()
-        reservation = await self.contacts.reserve(account_ref, CONTACT_CHANNEL, now, numbers[0])
+        reservation = await self.contacts.reserve(
+            account_ref, CONTACT_CHANNEL, now, numbers[0], campaign_id=campaign_id
+        )
         if not reservation.decision.allowed:
             raise ContactRefused(reservation.decision)
         call = Call(
@@ -87,6 +91,7 @@ class CallRegistry:
             contact_attempt_id=reservation.attempt_id,
             created_at=now,
             updated_at=now,
+            campaign_id=campaign_id,
         )
         try:
             await self._insert(call, "call.created", account_ref)
@@ -222,6 +227,11 @@ class CallRegistry:
                     },
                 )
                 await chain.close()
+        if settle and call.session_id is not None:
+            # The gateway says the call is over. Normally the call loop ended the
+            # conversation already (a no-op then); after a crash or a lost media stream
+            # nobody else will, so the conversation is closed and logged here.
+            await self._pipeline().end(call.session_id, f"call_{status}")
         return await self.get(call.id)
 
     # -- the conversation -----------------------------------------------------------------
@@ -238,7 +248,13 @@ class CallRegistry:
                 raise Conflict("unknown_caller", "this call has no account to talk about")
             if call.session_id is not None:
                 return await self._existing(call.session_id)
-            outcome = await self.pipeline.start(call.account_ref, call.locale, CONVERSATION_CHANNEL)
+            outcome = await self._pipeline().start(
+                call.account_ref,
+                call.locale,
+                CONVERSATION_CHANNEL,
+                policy_id=await self._campaign_policy(call.campaign_id),
+                campaign_id=call.campaign_id,
+            )
             async with self.store.write() as session:
                 call_row = await self._require(session, call_id)
                 if call_row.session_id is None:
@@ -265,10 +281,24 @@ class CallRegistry:
         if call.account_ref is None:
             return None
         return await leave_voicemail(
-            self.pipeline, self.store, call, call.account_ref, self.clock()
+            self._pipeline(), self.store, call, call.account_ref, self.clock()
         )
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _pipeline(self) -> TurnPipeline:
+        # A dialer worker builds its registry without a pipeline: it places calls and
+        # never holds a conversation (the API replicas answer the webhooks).
+        if self.pipeline is None:
+            raise RuntimeError("this call registry has no turn pipeline (a dialer's)")
+        return self.pipeline
+
+    async def _campaign_policy(self, campaign_id: int | None) -> str | None:
+        if campaign_id is None:
+            return None
+        async with self.store.read() as session:
+            campaign = await session.get(Campaign, campaign_id)
+        return campaign.policy_id if campaign is not None and campaign.policy_id else None
 
     def _mode(self, mode: str | None) -> str:
         chosen = mode or self.settings.telephony_mode

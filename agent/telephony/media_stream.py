@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -32,6 +33,7 @@ router = APIRouter()
 
 # Twilio sends 160-byte frames; anything up to a second is re-framed, more is refused.
 MAX_PAYLOAD_BYTES = audio.SAMPLE_RATE
+DTMF_DIGITS = "0123456789*#"
 
 
 class TwilioGateway:
@@ -87,17 +89,17 @@ class StreamHandler:
 
     async def handle(self, raw: str) -> bool:
         """Handle one frame; False once the stream is over."""
-        try:
-            event = json.loads(raw)
-        except json.JSONDecodeError:
-            self._skip("bad_json")
-            return True
-        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-            self._skip("no_event")
+        event = parse_frame(raw)
+        if isinstance(event, Skip):
+            self._skip(event.reason)
             return True
         kind = event["event"]
-        if not self._in_order(event, kind):
+        sequence = sequence_number(event, self._last_sequence)
+        if isinstance(sequence, Skip):
+            self._skip(sequence.reason, kind=kind, **sequence.fields)
             return True
+        if sequence is not None:
+            self._last_sequence = sequence
         if kind == "connected":
             return True
         if kind == "start":
@@ -111,11 +113,11 @@ class StreamHandler:
         if kind == "media":
             await self._media(event)
         elif kind == "dtmf":
-            digit = _field(event, "dtmf", "digit")
-            if isinstance(digit, str) and len(digit) == 1 and digit in "0123456789*#":
-                await self.call.dtmf(digit)
+            digit = dtmf_digit(event)
+            if isinstance(digit, Skip):
+                self._skip(digit.reason)
             else:
-                self._skip("bad_dtmf")
+                await self.call.dtmf(digit)
         elif kind == "mark":
             name = _field(event, "mark", "name")
             if isinstance(name, str):
@@ -124,35 +126,15 @@ class StreamHandler:
             self._skip("unknown_event", kind=kind[:32])
         return True
 
-    def _in_order(self, event: dict[str, Any], kind: str) -> bool:
-        sequence = event.get("sequenceNumber")
-        if sequence is None:
-            return True
-        try:
-            number = int(sequence)
-        except (TypeError, ValueError):
-            self._skip("bad_sequence", kind=kind)
-            return False
-        if number <= self._last_sequence:
-            self._skip("out_of_order", kind=kind, sequence=number, last=self._last_sequence)
-            return False
-        self._last_sequence = number
-        return True
-
     async def _start(self, event: dict[str, Any]) -> None:
         if self.call is not None:
             self._skip("second_start")
             return
-        start = event.get("start")
-        if not isinstance(start, dict):
-            self._skip("start_without_body")
+        start = start_params(event)
+        if isinstance(start, Skip):
+            self._skip(start.reason)
             return
-        params = start.get("customParameters")
-        call_id = params.get("call_id") if isinstance(params, dict) else None
-        if not isinstance(call_id, str):
-            self._skip("start_without_call_id")
-            return
-        self.gateway.stream_sid = str(start.get("streamSid") or event.get("streamSid") or "")
+        call_id, self.gateway.stream_sid = start
         try:
             self.call = await open_call(self.services, call_id, self.gateway)
         except ServiceError as exc:
@@ -161,20 +143,11 @@ class StreamHandler:
 
     async def _media(self, event: dict[str, Any]) -> None:
         assert self.call is not None
-        track = _field(event, "media", "track")
-        if track not in (None, "inbound", "inbound_track"):
-            return
-        payload = _field(event, "media", "payload")
-        if not isinstance(payload, str):
-            self._skip("media_without_payload")
-            return
-        try:
-            mulaw = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            self._skip("bad_base64")
-            return
-        if not mulaw or len(mulaw) > MAX_PAYLOAD_BYTES:
-            self._skip("bad_frame_size", size=len(mulaw))
+        mulaw = media_payload(event)
+        if mulaw is None:
+            return  # another track (our own audio echoed back)
+        if isinstance(mulaw, Skip):
+            self._skip(mulaw.reason, **mulaw.fields)
             return
         # Re-frame to exact 20 ms frames whatever size arrives.
         self._buffer += audio.mulaw_to_pcm16(mulaw)
@@ -182,6 +155,79 @@ class StreamHandler:
             frame = self._buffer[: audio.PCM_FRAME_BYTES]
             self._buffer = self._buffer[audio.PCM_FRAME_BYTES :]
             await self.call.audio(frame)
+
+
+# -- the frame parser: pure functions of the frame, so they can be fuzzed on their own --
+@dataclass(frozen=True)
+class Skip:
+    """Why a frame (or part of one) is not acted on; logged as `stream_event_skipped`."""
+
+    reason: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_frame(raw: str) -> dict[str, Any] | Skip:
+    """The frame's JSON object, which names its `event` in a string; never raises."""
+    try:
+        event = json.loads(raw)
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON and integers past Python's digit limit;
+        # RecursionError a frame nested deeper than the parser goes.
+        return Skip("bad_json")
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return Skip("no_event")
+    return event
+
+
+def sequence_number(event: dict[str, Any], last: int) -> int | Skip | None:
+    """The frame's `sequenceNumber` when it comes after `last`; None when it has none."""
+    sequence = event.get("sequenceNumber")
+    if sequence is None:
+        return None
+    try:
+        number = int(sequence)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity
+        return Skip("bad_sequence")
+    if number <= last:
+        return Skip("out_of_order", {"sequence": number, "last": last})
+    return number
+
+
+def start_params(event: dict[str, Any]) -> tuple[str, str] | Skip:
+    """(call_id, streamSid) of a `start` frame; our call_id rides in customParameters."""
+    start = event.get("start")
+    if not isinstance(start, dict):
+        return Skip("start_without_body")
+    params = start.get("customParameters")
+    call_id = params.get("call_id") if isinstance(params, dict) else None
+    if not isinstance(call_id, str):
+        return Skip("start_without_call_id")
+    stream_sid = start.get("streamSid") or event.get("streamSid") or ""
+    return call_id, stream_sid if isinstance(stream_sid, str) else str(stream_sid)
+
+
+def media_payload(event: dict[str, Any]) -> bytes | Skip | None:
+    """The mu-law bytes of an inbound `media` frame; None for another track."""
+    track = _field(event, "media", "track")
+    if track not in (None, "inbound", "inbound_track"):
+        return None
+    payload = _field(event, "media", "payload")
+    if not isinstance(payload, str):
+        return Skip("media_without_payload")
+    try:
+        mulaw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return Skip("bad_base64")
+    if not mulaw or len(mulaw) > MAX_PAYLOAD_BYTES:
+        return Skip("bad_frame_size", {"size": len(mulaw)})
+    return mulaw
+
+
+def dtmf_digit(event: dict[str, Any]) -> str | Skip:
+    digit = _field(event, "dtmf", "digit")
+    if isinstance(digit, str) and len(digit) == 1 and digit in DTMF_DIGITS:
+        return digit
+    return Skip("bad_dtmf")
 
 
 def _field(event: dict[str, Any], section: str, key: str) -> Any:

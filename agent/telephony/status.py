@@ -48,6 +48,7 @@ def contact_outcome(status: str, answered_by: str | None) -> str:
 
 class ContactRefused(Conflict):
     def __init__(self, decision: ContactDecision) -> None:
+        self.decision = decision
         at = decision.next_allowed_at
         super().__init__(
             "contact_refused",
@@ -71,6 +72,7 @@ class CallInfo:
     call_sid: str | None
     answered_by: str | None = None
     to_number: str = ""
+    campaign_id: int | None = None
 
 
 def call_info(call: Call, account_ref: str | None) -> CallInfo:
@@ -86,4 +88,5 @@ def call_info(call: Call, account_ref: str | None) -> CallInfo:
         call_sid=call.call_sid,
         answered_by=call.answered_by,
         to_number=call.to_number,
+        campaign_id=call.campaign_id,
     )

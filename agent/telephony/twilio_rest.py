@@ -11,7 +11,9 @@ request URL is built from the domain's plain `base_url` attribute
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -50,11 +52,20 @@ def configured(settings: Settings) -> bool:
     return bool(settings.twilio_account_sid and settings.twilio_auth_token)
 
 
-def _create(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
+@contextlib.contextmanager
+def _client(settings: Settings) -> Iterator[Client]:
     http = TwilioHttpClient(timeout=TIMEOUT_S, logger=_HTTP_LOG)
     client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=http)
     client.api.base_url = settings.twilio_api_base.rstrip("/")
     try:
+        yield client
+    finally:
+        if http.session is not None:
+            http.session.close()
+
+
+def _create(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
+    with _client(settings) as client:
         call = client.api.v2010.accounts(settings.twilio_account_sid).calls.create(
             to=to,
             from_=settings.twilio_caller_id,
@@ -65,9 +76,14 @@ def _create(settings: Settings, to: str, url: str, status_callback: str) -> Plac
             machine_detection="Enable",
         )
         return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))
-    finally:
-        if http.session is not None:
-            http.session.close()
+
+
+def _send(settings: Settings, to: str, body: str) -> str:
+    with _client(settings) as client:
+        message = client.api.v2010.accounts(settings.twilio_account_sid).messages.create(
+            to=to, from_=settings.twilio_sms_from or settings.twilio_caller_id, body=body
+        )
+        return str(message.sid)
 
 
 async def place_call(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
@@ -80,4 +96,18 @@ async def place_call(settings: Settings, to: str, url: str, status_callback: str
     except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
         raise DialError(
             Unavailable("gateway_unavailable", "the telephony gateway could not be reached")
+        ) from exc
+
+
+async def send_sms(settings: Settings, to: str, body: str) -> str:
+    """Send one text through Twilio Messaging (same API host setting); the message sid."""
+    try:
+        return await asyncio.to_thread(_send, settings, to, body)
+    except TwilioRestException as exc:
+        raise DialError(
+            BadGateway("gateway_error", f"the messaging gateway refused the text ({exc.status})")
+        ) from exc
+    except (TwilioException, OSError) as exc:
+        raise DialError(
+            Unavailable("gateway_unavailable", "the messaging gateway could not be reached")
         ) from exc

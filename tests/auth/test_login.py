@@ -10,13 +10,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from agent.app import create_app
 from agent.auth.deps import CSRF_HEADER
 from agent.auth.sessions import SESSION_COOKIE
-from agent.settings import Settings
-from agent.store.models import User
+from agent.store.models import Account, User
+from agent.store.seed import seed_demo
+from agent.store.store import Store
 from tests.auth.helpers import PASSWORDS, sign_in
-from tests.conftest import fixed_clock, http_client
 
 
 async def test_login_returns_the_user_and_a_csrf_token(client: httpx.AsyncClient) -> None:
@@ -146,16 +145,16 @@ async def test_failures_are_logged_without_the_password(
 async def test_production_never_seeds_demo_users(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path, database_url="", log_format="console", environment="production"
-    )
-    app = create_app(settings, clock=fixed_clock)
-    async with app.router.lifespan_context(app), http_client(app) as client:
-        response = await client.post(
-            "/v1/auth/login", json={"username": "agent@demo", "password": "demo-agent-pass"}
-        )
-        async with app.state.services.store.read() as session:
+    # The service refuses to start in production with demo data on (tests/security);
+    # seeding itself is the second lock, e.g. for `agent seed`.
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}")
+    try:
+        assert await seed_demo(store, "production") == 0
+        async with store.read() as session:
             users = (await session.execute(select(User))).scalars().all()
-    assert response.status_code == 401
+            accounts = (await session.execute(select(Account))).scalars().all()
+    finally:
+        await store.close()
     assert users == []
-    assert any(r.getMessage() == "demo_users_refused" for r in caplog.records)
+    assert accounts == []
+    assert any(r.getMessage() == "demo_data_refused" for r in caplog.records)

@@ -40,19 +40,31 @@ async def test_fifty_concurrent_attempts_allow_exactly_the_remaining_cap(app: Fa
         reserved = await contacts.reserve(
             "DEMO-US-001", "call", NOON_NY - dt.timedelta(days=1, hours=hours)
         )
-        assert reserved.decision.allowed
-    results = await asyncio.gather(
-        *(contacts.reserve("DEMO-US-001", "call", NOON_NY) for _ in range(50))
-    )
-    allowed = [r for r in results if r.decision.allowed]
-    refused = [r for r in results if not r.decision.allowed]
-    assert len(allowed) == 5
-    assert all(r.decision.rules == ["US-7IN7"] for r in refused)
+        assert reserved.decision.allowed and reserved.attempt_id is not None
+        await contacts.record_outcome(reserved.attempt_id, "no_answer", NOON_NY)
+    for round_ in range(6):
+        at = NOON_NY + dt.timedelta(minutes=round_)
+        results = await asyncio.gather(
+            *(contacts.reserve("DEMO-US-001", "call", at) for _ in range(50))
+        )
+        allowed = [r for r in results if r.decision.allowed]
+        refused = [r for r in results if not r.decision.allowed]
+        if round_ < 5:
+            # One call at a time: the first through makes every other wait...
+            assert len(allowed) == 1
+            assert all("ALL-ONE-CALL" in r.decision.rules for r in refused)
+            assert allowed[0].attempt_id is not None
+            await contacts.record_outcome(allowed[0].attempt_id, "no_answer", at)
+        else:
+            # ...and once the cap is reached nobody gets through.
+            assert allowed == []
+            assert all(r.decision.rules == ["US-7IN7"] for r in refused)
     async with app.state.services.store.read() as session:
         count = await session.scalar(select(func.count()).select_from(ContactAttempt))
         report = await verify_chain(session)
     assert count == 7
-    assert report.ok and report.events == 52  # every decision, allowed or refused, is logged
+    # Every decision, allowed or refused, and every outcome is logged.
+    assert report.ok and report.events == 2 * 2 + 6 * 50 + 5
 
 
 async def test_outcomes_feed_the_cn_counters(app: FastAPI) -> None:

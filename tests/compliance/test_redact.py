@@ -325,7 +325,10 @@ def test_never_raises_nor_lengthens_digitless_text() -> None:
     st = hypothesis.strategies
 
     @hypothesis.settings(max_examples=300, deadline=None, database=None)
-    @hypothesis.given(st.text(alphabet=st.characters(exclude_categories=("Nd",))))
+    # No "@" either: an address without digits is redacted (emails).
+    @hypothesis.given(
+        st.text(alphabet=st.characters(exclude_categories=("Nd",), exclude_characters="@＠"))
+    )
     def check(text: str) -> None:
         out = redact(text)
         assert len(out) <= len(text)

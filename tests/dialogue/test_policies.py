@@ -50,6 +50,9 @@ def sample_context(
         "plan_min_installment": Decimal("103.38"),
         "plan_max_months": 12,
         "flags": [],
+        # A tenant with a payment link: exercises the close's link branch too.
+        "payment_link": "https://pay.example.com/DEMO-US-001",
+        "text_payment_link": False,
     }
 
 

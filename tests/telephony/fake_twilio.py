@@ -28,6 +28,21 @@ class FakeTwilio:
     base_url: str
     received: list[Received] = field(default_factory=list)
     status: int = 201
+    # False: every call is CALL_SID (single-call tests); True: a new sid per request,
+    # `CA...` for calls and `SM...` for texts (campaign tests place many).
+    unique_sids: bool = False
+
+    def next_sid(self, path: str) -> str:
+        if not self.unique_sids:
+            return CALL_SID
+        prefix = "SM" if path.endswith("/Messages.json") else "CA"
+        return f"{prefix}{len(self.received):032d}"
+
+    def calls(self) -> list[Received]:
+        return [r for r in self.received if r.path.endswith("/Calls.json")]
+
+    def texts(self) -> list[Received]:
+        return [r for r in self.received if r.path.endswith("/Messages.json")]
 
 
 @contextlib.contextmanager
@@ -46,7 +61,8 @@ def fake_twilio() -> Iterator[FakeTwilio]:
             if fake.status >= 400:
                 payload = {"code": 21211, "message": "Invalid 'To' number", "status": fake.status}
             else:
-                payload = {"sid": CALL_SID, "status": "queued", "to": form.get("To")}
+                sid = fake.next_sid(self.path)
+                payload = {"sid": sid, "status": "queued", "to": form.get("To")}
             data = json.dumps(payload).encode()
             self.send_response(fake.status)
             self.send_header("Content-Type", "application/json")

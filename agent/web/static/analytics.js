@@ -179,7 +179,8 @@
         var body = r.data;
         $("since").value = body.since;
         $("until").value = body.until;
-        $("csv").href = "/v1/analytics.csv?since=" + body.since + "&until=" + body.until;
+        var scope = body.campaign_id === null ? "" : "&campaign=" + body.campaign_id;
+        $("csv").href = "/v1/analytics.csv?since=" + body.since + "&until=" + body.until + scope;
         tiles(body.totals);
         daily(body.days);
         emotions(body.totals.emotion_mix);
@@ -187,6 +188,22 @@
         $("signed-out").hidden = true;
         $("report").hidden = false;
         document.body.dataset.loaded = "true";
+      });
+  }
+
+  // The tenant's campaigns, to narrow the figures to one (names are text, never HTML).
+  function campaigns() {
+    fetch("/v1/campaigns", { credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.json() : { campaigns: [] };
+      })
+      .then(function (body) {
+        body.campaigns.forEach(function (c) {
+          var option = document.createElement("option");
+          option.value = String(c.campaign_id);
+          option.textContent = c.name + " (" + c.status + ")";
+          $("campaign").append(option);
+        });
       });
   }
 
@@ -200,10 +217,12 @@
         $("who").textContent = me.username + " (" + me.tenant + ")";
       });
       load("");
+      campaigns();
     });
     $("range").addEventListener("submit", function (event) {
       event.preventDefault();
       var q = "?since=" + encodeURIComponent($("since").value) + "&until=" + encodeURIComponent($("until").value);
+      if ($("campaign").value) q += "&campaign=" + encodeURIComponent($("campaign").value);
       load(q);
     });
   });

@@ -61,6 +61,8 @@
 
   var cfg = {
     account: script.dataset.account || "",
+    // A campaign's texted chat link (/c/TOKEN) names itself, for the campaign figures.
+    link: script.dataset.link || "",
     locale: script.dataset.locale || navigator.language || "en-US",
     color: validColor(script.dataset.color) || "#0b5cad",
     // The API lives where the script came from, so a lender's page on another origin works.
@@ -214,7 +216,11 @@
     fetch(cfg.origin + "/v1/chat/sessions", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ account_ref: cfg.account, locale: cfg.locale }),
+      body: JSON.stringify(
+        cfg.link
+          ? { account_ref: cfg.account, locale: cfg.locale, link: cfg.link }
+          : { account_ref: cfg.account, locale: cfg.locale }
+      ),
     })
       .then(function (r) {
         if (!r.ok) throw new Error("HTTP " + r.status);

@@ -1,0 +1,1 @@
+"""Hardening that spans the service: production start-up checks, CORS, rate limits."""

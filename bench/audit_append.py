@@ -21,23 +21,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from agent.compliance.audit import AuditChain, verify_chain
 from agent.store.store import Store
+from bench.postgres import fresh_postgres_url
 from bench.server import machine
 
-POSTGRES_URL = os.environ.get(
-    "AGENT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 # About the size of a real `turn.inbound` payload (text + analysis).
 PAYLOAD = {
     "turn": 3,
@@ -76,23 +70,12 @@ async def fresh_store(backend: str) -> AsyncIterator[Store]:
             finally:
                 await store.close()
         return
-    import asyncpg
-
-    base = make_url(POSTGRES_URL)
-    name = f"tact_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(
-        host=base.host, port=base.port, user=base.username, database=base.database
-    )
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        store = await Store.open(base.set(database=name).render_as_string(hide_password=False))
+    async with fresh_postgres_url("tact_bench") as url:
+        store = await Store.open(url)
         try:
             yield store
         finally:
             await store.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def append(store: Store, events_per_transaction: int) -> None:

@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 
 from agent.compliance.audit import verify_chain
-from agent.compliance.contact import Attempt, FlagState, Subject, may_contact
+from agent.compliance.contact import FlagState, Subject, may_contact
+from agent.compliance.contact_service import history_entry
 from agent.compliance.packs import PackLibrary
 from agent.store.models import (
     Account,
@@ -60,11 +59,9 @@ from agent.store.models import (
 )
 from agent.store.store import Store
 from bench.fake_gateway import FakeGateway
+from bench.postgres import fresh_postgres_url
 from bench.server import free_port, machine
 
-POSTGRES = os.environ.get(
-    "AGENT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 REDIS = os.environ.get("AGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ACCOUNT_SID = "AC" + "d" * 32
 TOKEN = "drill-auth-token-" + uuid.uuid4().hex
@@ -174,38 +171,6 @@ class Cluster:
                 process.kill()
 
 
-async def create_database() -> tuple[str, str]:
-    base = make_url(POSTGRES)
-    name = f"tact_drill_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(
-        host=base.host,
-        port=base.port,
-        user=base.username,
-        password=base.password,
-        database=base.database,
-    )
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return base.set(database=name).render_as_string(hide_password=False), name
-
-
-async def drop_database(name: str) -> None:
-    base = make_url(POSTGRES)
-    admin = await asyncpg.connect(
-        host=base.host,
-        port=base.port,
-        user=base.username,
-        password=base.password,
-        database=base.database,
-    )
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def run_campaigns(
     api: str, accounts: list[dict[str, Any]], args: argparse.Namespace, now: dt.datetime
 ) -> tuple[list[int], float, float]:
@@ -307,18 +272,7 @@ async def verify(database_url: str, ids: list[int], gateway: FakeGateway) -> Che
             account = accounts[attempt.account_id]
             debtor = debtors[account.debtor_id]
             at = _utc(attempt.started_at)
-            history = [
-                Attempt(
-                    _utc(h.started_at),
-                    h.account_id,
-                    h.channel,
-                    h.direction,
-                    h.outcome,
-                    h.number,
-                    h.purpose,
-                )
-                for h in debtor_attempts[:i]
-            ]
+            history = [history_entry(h) for h in debtor_attempts[:i]]
             subject = Subject(
                 account_id=account.id,
                 jurisdiction=account.jurisdiction,
@@ -431,7 +385,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
 async def drill(args: argparse.Namespace) -> Checks:
     now = dt.datetime.now(dt.UTC)
     accounts = portfolio(args.accounts, now, args.seed)
-    database_url, database = await create_database()
+    async with fresh_postgres_url("tact_drill", keep=args.keep) as database_url:
+        return await _drill(args, now, accounts, database_url)
+
+
+async def _drill(
+    args: argparse.Namespace, now: dt.datetime, accounts: list[dict[str, Any]], database_url: str
+) -> Checks:
     logs = Path(args.logs)
     gateway_port = free_port()
     env = {
@@ -478,8 +438,6 @@ async def drill(args: argparse.Namespace) -> Checks:
         return checks
     finally:
         cluster.stop()
-        if not args.keep:
-            await drop_database(database)
 
 
 def parser_for() -> argparse.ArgumentParser:

@@ -107,27 +107,25 @@ def check_csrf(request: Request, signed_in: SignedIn) -> None:
 async def actor(request: Request) -> Principal:
     """Agent or supervisor; an auditor may only read (403)."""
     principal = await reader(request)
-    if not principal.can_act:
-        _reject(
-            request,
-            Forbidden("forbidden", f"the {principal.role} role may not do this"),
-            username=principal.username,
-            role=principal.role,
-        )
+    _require_role(request, principal, principal.can_act)
     return principal
 
 
 async def supervisor(request: Request) -> Principal:
     """Supervisors only: launching and steering outbound campaigns."""
     principal = await reader(request)
-    if principal.role != "supervisor":
+    _require_role(request, principal, principal.role == "supervisor")
+    return principal
+
+
+def _require_role(request: Request, principal: Principal, allowed: bool) -> None:
+    if not allowed:
         _reject(
             request,
             Forbidden("forbidden", f"the {principal.role} role may not do this"),
             username=principal.username,
             role=principal.role,
         )
-    return principal
 
 
 ReaderDep = Annotated[Principal, Depends(reader)]

@@ -37,7 +37,7 @@ from agent.telephony.calls import CallRegistry
 from agent.telephony.dialing import place
 from agent.telephony.lookup import debtor_numbers
 from agent.telephony.status import FINAL_STATUSES, ContactRefused, contact_outcome
-from agent.telephony.twilio_rest import DialError, send_sms
+from agent.telephony.texts import deliver_text
 
 log = logging.getLogger("agent.campaigns")
 
@@ -241,13 +241,9 @@ class CampaignEngine:
                 target.status, target.updated_at = "in_contact", now
         locale = debtor.preferred_locale if debtor else "en-US"
         body = link_text(locale, self.settings.business_name, chat_link(self.settings, token))
-        try:
-            await send_sms(self.settings, number, body)
-            outcome = "sent"
-        except DialError as exc:
-            log_event(log, "campaign_text_failed", logging.WARNING, code=exc.error.code)
-            outcome = "failed"
-        await self.contacts.record_outcome(reservation.attempt_id, outcome, self.clock())
+        outcome = await deliver_text(
+            self.contacts, self.settings, self.clock, reservation.attempt_id, number, body
+        )
         async with self.store.write() as session:
             target = await session.get(CampaignTarget, target_id, with_for_update=True)
             if target is not None:

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.compliance.audit import AuditChain
 from agent.compliance.contact import Attempt, ContactDecision, Subject, may_contact
-from agent.compliance.flags import active_flags, as_utc
+from agent.compliance.flags import active_flags
 from agent.compliance.packs import PackLibrary
 from agent.errors import NotFound
 from agent.store import repository
+from agent.store.database import utc
 from agent.store.models import Account, ContactAttempt, Debtor
 from agent.store.store import Store
 
@@ -125,18 +126,7 @@ class ContactService:
                 )
             )
         ).scalars()
-        history = [
-            Attempt(
-                at=as_utc(row.started_at) or at,
-                account_id=row.account_id,
-                channel=row.channel,
-                direction=row.direction,
-                outcome=row.outcome,
-                number=row.number,
-                purpose=row.purpose,
-            )
-            for row in rows
-        ]
+        history = [history_entry(row) for row in rows]
         subject = Subject(
             account_id=account.id,
             jurisdiction=account.jurisdiction,
@@ -147,3 +137,16 @@ class ContactService:
         )
         pack = self.packs.resolve(account.jurisdiction, account.region)
         return may_contact(pack, subject, history, channel, at, number, purpose)
+
+
+def history_entry(row: ContactAttempt) -> Attempt:
+    """A stored attempt as the contact rules read it."""
+    return Attempt(
+        at=utc(row.started_at),
+        account_id=row.account_id,
+        channel=row.channel,
+        direction=row.direction,
+        outcome=row.outcome,
+        number=row.number,
+        purpose=row.purpose,
+    )

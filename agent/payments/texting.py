@@ -13,7 +13,8 @@ from agent.compliance.contact_service import ContactService
 from agent.logs import log_event
 from agent.pipeline import Clock
 from agent.settings import Settings
-from agent.telephony.twilio_rest import DialError, configured, send_sms
+from agent.telephony.texts import deliver_text
+from agent.telephony.twilio_rest import configured
 
 log = logging.getLogger("agent.payments.texting")
 
@@ -50,11 +51,6 @@ class PaymentLinkTexter:
             return "refused"
         template = TEXTS["zh" if locale.startswith("zh") else "en"]
         body = template.format(business=self.settings.business_name, link=link)
-        try:
-            await send_sms(self.settings, number, body)
-            outcome = "sent"
-        except DialError as exc:
-            log_event(log, "payment_link_failed", logging.WARNING, code=exc.error.code)
-            outcome = "failed"
-        await self.contacts.record_outcome(reservation.attempt_id, outcome, self.clock())
-        return outcome
+        return await deliver_text(
+            self.contacts, self.settings, self.clock, reservation.attempt_id, number, body
+        )

@@ -17,7 +17,19 @@ async def test_dashboard_shows_tiles_and_charts(
     browser: Browser, base_url: str, artifacts: Path
 ) -> None:
     context = await browser.new_context(viewport={"width": 1200, "height": 1100})
+    supervisor = await browser.new_context()
     try:
+        signed_in = await supervisor.request.post(
+            base_url + "/v1/auth/login",
+            data={"username": "supervisor@demo", "password": "demo-supervisor-pass"},
+        )
+        created = await supervisor.request.post(
+            base_url + "/v1/campaigns",
+            data={"name": "December reminders", "selection": {"jurisdictions": ["US"]}},
+            headers={"X-CSRF-Token": (await signed_in.json())["csrf_token"]},
+        )
+        assert created.status == 201, await created.text()
+        campaign_id = (await created.json())["campaign_id"]
         api = context.request
         session = (
             await (
@@ -59,5 +71,12 @@ async def test_dashboard_shows_tiles_and_charts(
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS / "analytics.png")
         assert shot.stat().st_size < 300_000
+        # One campaign's figures: the chat above was not one of its contacts.
+        await page.select_option("#campaign", str(campaign_id))
+        await page.click("#range button[type=submit]")
+        await expect(promises).to_have_text("0")
+        assert f"campaign={campaign_id}" in (await page.locator("#csv").get_attribute("href") or "")
+        assert not errors, errors
     finally:
         await context.close()
+        await supervisor.close()

@@ -13,8 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     AGENT_MODELS_DIR=/var/lib/tact/models
 
 # espeak-ng: the voice channel's text-to-speech (pyttsx3 drives libespeak-ng).
+# libpq5: psycopg 3 (procrastinate, the distributed dialer) loads the system libpq.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng \
+    && apt-get install -y --no-install-recommends espeak-ng libpq5 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system tact && useradd --system --gid tact --home-dir /app --shell /usr/sbin/nologin tact

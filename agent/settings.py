@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     torch_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Dynamic int8 Linear layers: faster, but measured below fp32 (README, Classifier).
     classifier_quantize: bool = False
+    # The encoder's number format at inference: `auto` = bfloat16 where the CPU does it
+    # natively (same labels as float32 on the test split, README "Classifier"), else float32.
+    classifier_precision: Literal["auto", "float32", "bfloat16"] = "auto"
     classifier_batch_wait_ms: float = Field(default=2.0, ge=0.0)
     classifier_max_batch: int = Field(default=64, ge=1)
 

@@ -85,7 +85,7 @@ def classifier_section(quick: bool) -> list[str]:
     singles = 60 if quick else 300
     if quick:
         texts = texts[:320]
-    model = load_model(settings.model_dir, quantized=False)
+    model = load_model(settings.model_dir, precision=settings.classifier_precision)
     analyzer = ModelAnalyzer(
         model, max_batch=settings.classifier_max_batch, wait_ms=settings.classifier_batch_wait_ms
     )
@@ -96,7 +96,8 @@ def classifier_section(quick: bool) -> list[str]:
     plain = bench_pipeline(settings.model_dir, texts, singles)
     return [
         f"{len(texts)} texts of `data/test.jsonl`, {singles} timed single calls, "
-        f"{settings.torch_threads} torch threads, fp32. ModelAnalyzer includes the lexicon "
+        f"{settings.torch_threads} torch threads, encoder in {model.precision} (as served). "
+        "ModelAnalyzer includes the lexicon "
         "and entities; the pipeline is `transformers.pipeline('text-classification')` on "
         "the same encoder weights with the emotion head.",
         "",

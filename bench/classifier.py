@@ -1,10 +1,12 @@
-"""Classifier benchmark: latency, throughput, memory, load time, fp32 vs int8, vs a pipeline.
+"""Classifier benchmark: latency, throughput, memory, load time, fp32/bf16/int8, vs a pipeline.
 
     .venv/bin/python -m bench.classifier [--model-dir DIR] [--threads N] [--singles N]
 
 Prints figures; asserts nothing. Single-utterance latency is one `ModelAnalyzer.analyze`
 call with one text (model + lexicon + entities, through the worker thread); batched
-throughput sends the test split in calls of 64 texts. The plain baseline is
+throughput sends the test split in calls of 64 texts. Each encoder precision is measured:
+fp32, bf16 (what the service runs where the CPU has native bfloat16) and dynamic int8,
+with its test-split scores and its agreement with fp32. The plain baseline is
 `transformers.pipeline("text-classification")` over the same fine-tuned encoder weights
 with the emotion head copied in (its sequence-classification head pools the [CLS] token
 through BERT's pooler instead of mean pooling: the same compute, not the same scores).
@@ -108,7 +110,7 @@ def bench_pipeline(model_dir: Path, texts: list[str], singles: int) -> dict[str,
     with torch.no_grad():
         model.classifier.weight.copy_(heads["emotion.weight"])
         model.classifier.bias.copy_(heads["emotion.bias"])
-    classify = pipeline(
+    classify = pipeline(  # type: ignore[call-overload]  # (the stubs want a fast tokenizer type)
         "text-classification", model=model, tokenizer=load_tokenizer(model_dir / ENCODER_DIR)
     )
     for text in texts[:20]:
@@ -127,15 +129,32 @@ def bench_pipeline(model_dir: Path, texts: list[str], singles: int) -> dict[str,
     }
 
 
-def accuracy(model: Any, rows: Any) -> dict[str, float]:
+CRITICAL = ("cease_contact", "attorney", "bankruptcy", "vulnerability")
+
+
+def accuracy(model: Any, rows: Any) -> dict[str, Any]:
+    from agent.nlp.classifier import predict
     from agent.nlp.train import evaluate_rows
 
     result = evaluate_rows(model, rows)
+    outputs = predict(model, [r.text for r in rows])
     return {
         "emotion_macro_f1": result.emotion.macro_f1,
         "intent_micro_f1": result.intents.micro_f1,
-        "emotions": result.predicted_emotions,  # type: ignore[dict-item]
+        **{f"recall_{k}": result.intents.score(k).recall for k in CRITICAL},
+        "emotions": result.predicted_emotions,
+        # the model's own intent decisions (thresholds), before the lexicon union
+        "intent_sets": [
+            tuple(
+                p >= model.meta.thresholds.get(name, 0.5)
+                for name, p in zip(model.meta.intents, o.intents, strict=True)
+            )
+            for o in outputs
+        ],
     }
+
+
+VARIANTS = (("fp32", False, "float32"), ("bf16", False, "bfloat16"), ("int8", True, "float32"))
 
 
 def main() -> None:
@@ -165,13 +184,15 @@ def main() -> None:
     )
     print(f"import torch+transformers: {import_s:.2f} s, RSS +{after_import - base_rss:.0f} MiB")
 
-    results: dict[str, dict[str, float]] = {}
-    for quantized in (False, True):
-        name = "int8" if quantized else "fp32"
+    from agent.nlp.model import native_bf16
+
+    print(f"CPU has native bfloat16 (avx512_bf16/amx_bf16): {native_bf16()}")
+    results: dict[str, dict[str, Any]] = {}
+    for name, quantized, precision in VARIANTS:
         gc.collect()
         before = rss_mib()
         started = time.perf_counter()
-        model = load_model(args.model_dir, quantized=quantized)
+        model = load_model(args.model_dir, quantized=quantized, precision=precision)
         load_s = time.perf_counter() - started
         loaded = rss_mib() - before
         analyzer = ModelAnalyzer(
@@ -200,16 +221,27 @@ def main() -> None:
             f"{name}: model forward only: single p50 {only['p50_ms']:.1f} ms p95 "
             f"{only['p95_ms']:.1f} ms | batched {only['batched_utt_s']:.0f} utt/s"
         )
+        recalls = ", ".join(f"{k} {scores['recall_' + k]:.3f}" for k in CRITICAL)
         print(
             f"{name}: test split emotion macro-F1 {scores['emotion_macro_f1']:.3f}, "
-            f"intent micro-F1 {scores['intent_micro_f1']:.3f}"
+            f"intent micro-F1 {scores['intent_micro_f1']:.3f}; recall {recalls}"
         )
         del model
-    same = sum(
-        a == b
-        for a, b in zip(results["fp32"]["emotions"], results["int8"]["emotions"], strict=True)
-    )  # type: ignore[call-overload]
-    print(f"int8 vs fp32: same emotion on {same}/{len(rows)} test rows ({same / len(rows):.1%})")
+    for name in ("bf16", "int8"):
+        same = sum(
+            a == b
+            for a, b in zip(results["fp32"]["emotions"], results[name]["emotions"], strict=True)
+        )
+        same_intents = sum(
+            a == b
+            for a, b in zip(
+                results["fp32"]["intent_sets"], results[name]["intent_sets"], strict=True
+            )
+        )
+        print(
+            f"{name} vs fp32: same emotion on {same}/{len(rows)} test rows "
+            f"({same / len(rows):.1%}), same model intents on {same_intents}/{len(rows)}"
+        )
 
     gc.collect()
     before = rss_mib()
@@ -220,7 +252,7 @@ def main() -> None:
         f"{plain['p50_ms']:.1f} ms p95 {plain['p95_ms']:.1f} ms | batched({BATCH}) "
         f"{plain['batched_utt_s']:.0f} utt/s | RSS +{rss_mib() - before:.0f} MiB"
     )
-    for name in ("fp32", "int8"):
+    for name, _, _ in VARIANTS:
         r = results[name]
         print(
             f"ModelAnalyzer {name} / pipeline: single p50 "
@@ -230,7 +262,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                k: {m: round(v, 3) for m, v in r.items() if m != "emotions"}
+                k: {m: round(v, 3) for m, v in r.items() if m not in ("emotions", "intent_sets")}
                 for k, r in results.items()
             }
             | {"pipeline": {k: round(v, 3) for k, v in plain.items()}}

@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +64,16 @@ EXCLUSIVE: tuple[tuple[Intent, Intent], ...] = (
     (Intent.promise_to_pay, Intent.refuse_to_pay),
 )
 CHUNK = 32  # texts per padded forward pass (sorted by length)
+# Every forward runs on ONE torch thread; parallelism comes from "lanes": a larger pass is
+# split into one length-sorted chunk per configured thread (AGENT_TORCH_THREADS), run
+# concurrently. torch's own intra-op threads meet at an OpenMP barrier after every
+# operation (~200 per pass), so on this shared 2-core VM one descheduled thread stalls
+# them all: measured with other jobs on the machine, 2 OpenMP threads gave 64-102 utt/s
+# batched where 2 lanes of 1 thread gave 306-315, and single-text p50 2-3x worse.
+# Passes of at most SMALL_PASS texts stay on one lane: a short utterance is a few-token
+# matmul bound by reading the weights, and the other core stays free for the
+# lexicon/entities half and the event loop.
+SMALL_PASS = 4
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,17 @@ class ModelOutput:
     intents: tuple[float, ...]
 
 
-def predict(model: LoadedModel, texts: Sequence[str], chunk: int = CHUNK) -> list[ModelOutput]:
-    """One forward pass per chunk of length-sorted texts; results in input order."""
+def predict(
+    model: LoadedModel,
+    texts: Sequence[str],
+    chunk: int = CHUNK,
+    lanes: Executor | None = None,
+) -> list[ModelOutput]:
+    """One forward pass per chunk of length-sorted texts; results in input order.
+
+    With `lanes`, the chunks' passes run concurrently on its threads (torch releases the
+    GIL inside each operation).
+    """
     if not texts:
         return []
     ids = encode(model.tokenizer, texts, model.meta.max_length)
@@ -83,15 +102,23 @@ def predict(model: LoadedModel, texts: Sequence[str], chunk: int = CHUNK) -> lis
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     results: list[ModelOutput | None] = [None] * len(ids)
     temperature = model.meta.temperature
-    with torch.inference_mode():
-        for start in range(0, len(order), chunk):
-            rows = order[start : start + chunk]
+
+    def run(rows: list[int]) -> None:
+        with torch.inference_mode():  # thread-local: entered on the lane's thread
             input_ids, mask = pad([ids[i] for i in rows], pad_id)
             emotion_logits, intent_logits = model.net(input_ids, mask)
             emotion = torch.softmax(emotion_logits.float() / temperature, dim=-1).tolist()
             intents = torch.sigmoid(intent_logits.float()).tolist()
-            for row, e, i in zip(rows, emotion, intents, strict=True):
-                results[row] = ModelOutput(tuple(e), tuple(i))
+        for row, e, i in zip(rows, emotion, intents, strict=True):
+            results[row] = ModelOutput(tuple(e), tuple(i))
+
+    groups = [order[start : start + chunk] for start in range(0, len(order), chunk)]
+    if lanes is not None and len(groups) > 1:
+        for done in [lanes.submit(run, rows) for rows in groups]:
+            done.result()
+    else:
+        for rows in groups:
+            run(rows)
     return [r for r in results if r is not None]
 
 
@@ -167,6 +194,7 @@ class ModelAnalyzer:
         self.forward_batches = 0  # how many micro-batches the worker ran (tests, metrics)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._threads = torch.get_num_threads()
+        self._lanes = ThreadPoolExecutor(self._threads, thread_name_prefix="classifier-lane")
         self._worker = threading.Thread(target=self._run, name="classifier-worker", daemon=True)
         self._worker.start()
 
@@ -203,6 +231,7 @@ class ModelAnalyzer:
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=10)
+        self._lanes.shutdown(wait=False)
 
     # -- internals --
 
@@ -224,9 +253,16 @@ class ModelAnalyzer:
         )
 
     def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
-        """The first request plus whatever arrives within the wait (up to max_batch texts)."""
+        """The first request plus whatever is queued or arrives within the wait (up to
+        max_batch texts).
+
+        The wait only applies when another request is already queued (a burst of concurrent
+        calls is arriving): a lone call would otherwise pay the whole wait for nobody, and
+        calls arriving during its forward pass still share the next one.
+        """
         batch, size, stop = [first], len(first.texts), False
-        deadline = time.monotonic() + self.wait
+        wait = self.wait if not self._queue.empty() else 0.0
+        deadline = time.monotonic() + wait
         while size < self.max_batch:
             remaining = deadline - time.monotonic()
             try:
@@ -244,6 +280,19 @@ class ModelAnalyzer:
             size += len(item.texts)
         return batch, stop
 
+    def _forward(self, texts: list[str]) -> list[ModelOutput]:
+        if self._threads == 1:
+            return predict(self.model, texts)
+        lanes = 1 if len(texts) <= SMALL_PASS else self._threads
+        chunk = min(CHUNK, -(-len(texts) // lanes))  # every lane gets a share
+        # torch's thread count is process-wide (sub-microsecond to change): one thread for
+        # this pass, then back, so other torch users in the process see the setting.
+        torch.set_num_threads(1)
+        try:
+            return predict(self.model, texts, chunk, self._lanes if lanes > 1 else None)
+        finally:
+            torch.set_num_threads(self._threads)
+
     def _run(self) -> None:
         torch.set_num_threads(self._threads)
         while True:
@@ -253,8 +302,9 @@ class ModelAnalyzer:
             batch, stop = self._collect(first)
             live = [r for r in batch if r.future.set_running_or_notify_cancel()]
             if live:
+                texts = [t for r in live for t in r.texts]
                 try:
-                    outputs = predict(self.model, [t for r in live for t in r.texts])
+                    outputs = self._forward(texts)
                 except Exception as exc:  # pragma: no cover - surfaced to every caller
                     for request in live:
                         request.future.set_exception(exc)
@@ -294,12 +344,16 @@ def load_model_analyzer(settings: Settings, *, quantize: bool | None = None) -> 
     directory = ensure_model(settings)
     started = time.perf_counter()
     quantized = settings.classifier_quantize if quantize is None else quantize
-    model = load_model(directory, quantized=quantized)
+    # bfloat16 where the CPU has native bf16 dot products (same labels on the test split,
+    # README "Classifier"), else float32; AGENT_CLASSIFIER_PRECISION overrides it.
+    precision = settings.classifier_precision
+    model = load_model(directory, quantized=quantized, precision=precision)
     log_event(
         log,
         "classifier_loaded",
         model_dir=str(directory),
         quantized=quantized,
+        precision=model.precision,
         threads=settings.torch_threads,
         seconds=round(time.perf_counter() - started, 2),
     )
@@ -313,6 +367,7 @@ def shared_model_analyzer(settings: Settings) -> ModelAnalyzer:
     key = (
         settings.model_dir.resolve(),
         settings.classifier_quantize,
+        settings.classifier_precision,
         settings.torch_threads,
         settings.classifier_max_batch,
         settings.classifier_batch_wait_ms,

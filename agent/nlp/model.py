@@ -37,6 +37,8 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
 from agent.domain import Emotion, Intent
+from agent.nlp.fast_encoder import FastBertEncoder
+from agent.nlp.fast_encoder import supports as supports_fast
 
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
@@ -141,9 +143,18 @@ class ClassifierNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.emotion = nn.Linear(hidden, len(EMOTIONS))
         self.intents = nn.Linear(hidden, len(INTENTS))
+        # The lean inference forward over the same weights (`for_inference`), if any.
+        self.fast: FastBertEncoder | None = None
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden: torch.Tensor = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+        hidden: torch.Tensor
+        if self.fast is not None and not self.training:
+            hidden = self.fast(input_ids, attention_mask)
+        else:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+        # Pooling and heads stay float32 even when the encoder runs in bfloat16: the
+        # calibrated probabilities and thresholds were fitted in float32.
+        hidden = hidden.float()
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
@@ -222,6 +233,36 @@ def quantize(net: ClassifierNet) -> ClassifierNet:
     return quantized
 
 
+# Encoder precisions for inference. `auto` is bfloat16 where the CPU multiplies bfloat16
+# natively, else float32 (see `serving_precision`).
+PRECISIONS = ("auto", "float32", "bfloat16")
+# CPU flags (Linux /proc/cpuinfo) of native bfloat16 dot products: oneDNN then runs
+# bfloat16 matmuls at about twice the float32 rate and reads half the weight bytes.
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX).
+
+    Without them torch emulates bfloat16 on the CPU, slower than float32, so `auto`
+    keeps float32 there (and on systems without /proc/cpuinfo).
+    """
+    try:
+        flags = set(cpuinfo.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return False
+    return bool(flags & BF16_FLAGS)
+
+
+def serving_precision(setting: str = "auto") -> str:
+    """`float32` or `bfloat16`: the setting, with `auto` resolved for this CPU."""
+    if setting not in PRECISIONS:
+        raise ValueError(f"unknown precision {setting!r}; expected one of {PRECISIONS}")
+    if setting == "auto":
+        return "bfloat16" if native_bf16() else "float32"
+    return setting
+
+
 @dataclass
 class LoadedModel:
     net: ClassifierNet
@@ -229,10 +270,30 @@ class LoadedModel:
     meta: ModelMeta
     directory: Path
     quantized: bool = False
+    precision: str = "float32"  # of the encoder: float32, bfloat16 or int8 (dynamic)
 
 
-def load_model(directory: Path, *, quantized: bool = False) -> LoadedModel:
-    """Loads a built model for inference (eval mode; optionally dynamic int8)."""
+def for_inference(net: ClassifierNet, precision: str, *, fast: bool = True) -> ClassifierNet:
+    """The net in eval mode for serving: the unused BERT pooler dropped (we mean-pool; it
+    is one more matmul per pass), the encoder cast to `precision`, and, if `fast` and the
+    encoder is a plain BERT, the lean forward of `fast_encoder` attached. Pass a copy if
+    the caller still trains or saves `net`."""
+    net.eval()
+    if getattr(net.encoder, "pooler", None) is not None:
+        setattr(net.encoder, "pooler", None)  # noqa: B010 - not a typed attribute
+    if precision == "bfloat16":
+        net.encoder.bfloat16()
+    elif precision != "float32":
+        raise ValueError(f"unknown precision {precision!r}")
+    net.fast = FastBertEncoder(net.encoder) if fast and supports_fast(net.encoder) else None
+    return net
+
+
+def load_model(
+    directory: Path, *, quantized: bool = False, precision: str = "float32"
+) -> LoadedModel:
+    """Loads a built model for inference (eval mode; dynamic int8 if `quantized`, which
+    then wins over `precision`; else the encoder in `precision`, `auto` resolved here)."""
     if not is_built(directory):
         raise FileNotFoundError(f"no built classifier in {directory} (run `agent train`)")
     meta = ModelMeta.read(directory / META_FILE)
@@ -245,10 +306,13 @@ def load_model(directory: Path, *, quantized: bool = False) -> LoadedModel:
         head.load_state_dict(
             {key[len(prefix) :]: value for key, value in heads.items() if key.startswith(prefix)}
         )
-    net.eval()
     if quantized:
-        net = quantize(net).eval()
-    return LoadedModel(net, tokenizer, meta, directory, quantized)
+        # int8 swaps the encoder's Linear modules, which the lean forward bypasses.
+        net = quantize(for_inference(net, "float32", fast=False)).eval()
+        return LoadedModel(net, tokenizer, meta, directory, quantized=True, precision="int8")
+    resolved = serving_precision(precision)
+    net = for_inference(net, resolved)
+    return LoadedModel(net, tokenizer, meta, directory, precision=resolved)
 
 
 def encode(

@@ -34,6 +34,7 @@ import itertools
 import math
 import random
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -236,6 +237,8 @@ class SoakResult:
     stats: LoadStats
     rss_start_mib: float = 0.0
     rss_end_mib: float = 0.0
+    # RSS every RSS_EVERY_S during the soak: a plateau is warm-up, a steady climb a leak.
+    rss_samples_mib: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     audit_events: int = 0
     chain_ok: bool = False
@@ -379,6 +382,14 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+RSS_EVERY_S = 30.0
+
+
+def _sample_rss(pid: int, samples: list[float], done: threading.Event) -> None:
+    while not done.wait(RSS_EVERY_S):
+        samples.append(rss_mib(pid))
+
+
 def run_soak(
     sessions: int,
     duration_s: float,
@@ -396,7 +407,16 @@ def run_soak(
         result = SoakResult(sessions, duration_s, LoadStats())
         try:
             result.rss_start_mib = rss_mib(server.pid)
-            result.stats = asyncio.run(soak(f"http://{host}", sessions, duration_s, think_s))
+            done = threading.Event()
+            sampler = threading.Thread(
+                target=_sample_rss, args=(server.pid, result.rss_samples_mib, done), daemon=True
+            )
+            sampler.start()
+            try:
+                result.stats = asyncio.run(soak(f"http://{host}", sessions, duration_s, think_s))
+            finally:
+                done.set()
+                sampler.join()
             result.rss_end_mib = rss_mib(server.pid)
             verify = httpx.get(f"http://{host}/v1/audit/verify", timeout=120).json()
             if verify.get("ok") is not True:
@@ -459,7 +479,8 @@ def soak_lines(result: SoakResult) -> list[str]:
         f"audit events: {result.audit_events}; chain verifies: "
         f"{'yes' if result.chain_ok else 'NO'}",
         f"- server RSS: {result.rss_start_mib:.0f} MiB at start, "
-        f"{result.rss_end_mib:.0f} MiB at the end",
+        f"{result.rss_end_mib:.0f} MiB at the end; every {RSS_EVERY_S:.0f} s: "
+        + ", ".join(f"{m:.0f}" for m in result.rss_samples_mib),
     ]
 
 

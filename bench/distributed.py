@@ -47,6 +47,7 @@ from agent.compliance.audit import verify_chain
 from agent.compliance.contact import FlagState, Subject, may_contact
 from agent.compliance.contact_service import history_entry
 from agent.compliance.packs import PackLibrary
+from agent.store.database import utc
 from agent.store.models import (
     Account,
     AccountFlag,
@@ -271,7 +272,7 @@ async def verify(database_url: str, ids: list[int], gateway: FakeGateway) -> Che
         for i, attempt in enumerate(debtor_attempts):
             account = accounts[attempt.account_id]
             debtor = debtors[account.debtor_id]
-            at = _utc(attempt.started_at)
+            at = utc(attempt.started_at)
             history = [history_entry(h) for h in debtor_attempts[:i]]
             subject = Subject(
                 account_id=account.id,
@@ -281,9 +282,9 @@ async def verify(database_url: str, ids: list[int], gateway: FakeGateway) -> Che
                 phones=tuple(debtor.phones or ()),
                 # Flags as they stood then: one set later never excuses an earlier call.
                 flags={
-                    f.flag: FlagState(_utc(f.set_at), f.expires_at and _utc(f.expires_at))
+                    f.flag: FlagState(utc(f.set_at), f.expires_at and utc(f.expires_at))
                     for f in flags
-                    if f.account_id == account.id and _utc(f.set_at) <= at
+                    if f.account_id == account.id and utc(f.set_at) <= at
                 },
             )
             decision = may_contact(
@@ -376,10 +377,6 @@ async def verify(database_url: str, ids: list[int], gateway: FakeGateway) -> Che
         }
     )
     return checks
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 async def drill(args: argparse.Namespace) -> Checks:

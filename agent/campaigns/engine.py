@@ -31,6 +31,7 @@ from agent.errors import ServiceError
 from agent.logs import log_event
 from agent.pipeline import Clock
 from agent.settings import Settings
+from agent.store.database import utc
 from agent.store.models import Account, Call, Campaign, CampaignTarget, Debtor
 from agent.store.store import Store
 from agent.telephony.calls import CallRegistry
@@ -134,7 +135,7 @@ class CampaignEngine:
         for target, call in rows.all():
             if call.status in FINAL_STATUSES:
                 _after_attempt(target, contact_outcome(call.status, call.answered_by), spec, now)
-            elif _utc(call.updated_at) < now - CALL_IN_PROGRESS_WINDOW:
+            elif utc(call.updated_at) < now - CALL_IN_PROGRESS_WINDOW:
                 # The gateway never reported an end: treat it as failed (retried).
                 _after_attempt(target, "failed", spec, now)
 
@@ -290,10 +291,6 @@ def _after_attempt(
     else:
         target.status = "pending"
         target.next_at = now + spec.retries.delay(target.attempts)
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 async def status_counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:

@@ -24,19 +24,7 @@ from agent.security.throttle import Rules
 from agent.settings import Settings
 from agent.store.models import AuditEvent, Conversation, Turn
 from tests.conftest import fixed_clock
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+from tests.redis_marker import REDIS_URL, needs_redis
 
 
 class FakeClock:

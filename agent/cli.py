@@ -177,21 +177,30 @@ def train(
         Path | None, typer.Option("--test", help="Test JSON lines (data/test.jsonl).")
     ] = None,
     if_missing: Annotated[
-        bool, typer.Option("--if-missing", help="Do nothing when the model is already built.")
+        bool,
+        typer.Option(
+            "--if-missing",
+            help="Do nothing when the model is built and was trained on this training file.",
+        ),
     ] = False,
 ) -> None:
     """Fine-tune the classifier on data/train.jsonl; write model, card and report."""
     import dataclasses
     import time
 
-    from agent.nlp.model import is_built
-    from agent.nlp.train import DATA_DIR, TrainConfig, train_classifier
+    from agent.nlp.model import is_built, trained_on
+    from agent.nlp.train import DATA_DIR, TrainConfig, file_sha256, train_classifier
 
     settings = Settings()
     target = output or settings.model_dir
+    train_path = train_file or DATA_DIR / "train.jsonl"
     if if_missing and is_built(target):
-        typer.echo(f"classifier already built in {target}")
-        return
+        # A model trained on other data is stale: data/train.jsonl changes with the seeds.
+        if train_path.is_file() and trained_on(target) != file_sha256(train_path):
+            typer.echo(f"classifier in {target} was trained on other data: rebuilding")
+        else:
+            typer.echo(f"classifier already built in {target}")
+            return
     config = TrainConfig(
         base_model=settings.classifier_base_model if base_model is None else base_model,
         threads=settings.torch_threads,
@@ -208,7 +217,7 @@ def train(
         train_classifier(
             target,
             config,
-            train_path=train_file or DATA_DIR / "train.jsonl",
+            train_path=train_path,
             test_path=test_file or DATA_DIR / "test.jsonl",
         )
     except FileNotFoundError as exc:

@@ -349,7 +349,13 @@ async def verify(database_url: str, ids: list[int], gateway: FakeGateway) -> Che
 
     # 4. The chain, and the job queue.
     checks.expect(chain.ok, f"audit chain does not verify: {chain.as_dict()}")
-    failed_jobs = sum(n for _, status, n in jobs if status not in ("succeeded",))
+    # The periodic deferrer may queue the next tick just before the workers stop: a tick
+    # left to do is harmless. Every contact job must have finished, and nothing failed.
+    failed_jobs = sum(
+        n
+        for task, status, n in jobs
+        if status != "succeeded" and not (task == "tact.campaign_tick" and status == "todo")
+    )
     checks.expect(failed_jobs == 0, f"{failed_jobs} dialer jobs did not succeed: {jobs}")
     checks.expect(
         not gateway.log.callback_errors, f"callbacks failed: {gateway.log.callback_errors[:5]}"

@@ -4,6 +4,8 @@ Reads the hand-written seeds in ``data/seeds/*.txt``, adds a small, documented
 amount of seeded variation (ASR-style rendering, chat typos, Chinese
 code-switching, re-filled slots, two-part combinations), removes near-duplicates,
 splits into ``train.jsonl`` / ``test.jsonl`` and prints the counts table.
+Seeds in ``data/seeds_extra/*.txt`` are training-only: expanded the same way,
+they are appended to ``train.jsonl`` after the split, which never sees them.
 
 Run:  .venv/bin/python data/build.py          (writes the files, prints the table)
       .venv/bin/python data/build.py --stats  (only checks the existing files)
@@ -723,7 +725,7 @@ def combine(corpus: Corpus, lang: str, rng: random.Random) -> list[Row]:
     return rows
 
 
-def expand(corpus: Corpus) -> list[Row]:
+def expand(corpus: Corpus, combinations: bool = True) -> list[Row]:
     rng = random.Random(SEED)
     rows: list[Row] = []
     for s in corpus.seeds:
@@ -756,7 +758,7 @@ def expand(corpus: Corpus) -> list[Row]:
             seen_kinds.add(kind)
             rows.append(Row(text, s.lang, s.emotion, s.intents, group, kind, frame))
             keep -= 1
-    for lang in sorted(SLOTS):
+    for lang in sorted(SLOTS) if combinations else ():
         rows.extend(combine(corpus, lang, rng))
     return rows
 
@@ -894,8 +896,32 @@ def split(rows: list[Row]) -> tuple[list[Row], list[Row]]:
     return train, test
 
 
-def write_jsonl(path: Path, rows: list[Row], counters: dict[str, int]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as fh:
+def training_only(rows: list[Row], test: list[Row]) -> list[Row]:
+    """Rows from ``seeds_extra/``, expanded the same way (no combinations), for train only.
+
+    The split above never sees them, so adding training material leaves test.jsonl (and
+    the rest of train.jsonl) byte-identical. A row is dropped when its normalised text is
+    already in the set, or contains or is contained in a test row's text.
+    """
+    extra = load_seeds(HERE / "seeds_extra")
+    taken = {stats.norm(r.text) for r in rows}
+    test_keys = [stats.norm(r.text) for r in test]
+    kept = []
+    for r in dedup(expand(extra, combinations=False)):
+        key = stats.norm(r.text)
+        if key in taken or any(_overlaps(key, t, r.lang) for t in test_keys):
+            continue
+        kept.append(r)
+    return kept
+
+
+def _overlaps(a: str, b: str, lang: str) -> bool:
+    shorter, longer = sorted((a, b), key=len)
+    return len(shorter) >= MIN_CONTAINED_CHARS[lang] and shorter in longer
+
+
+def write_jsonl(path: Path, rows: list[Row], counters: dict[str, int], mode: str = "w") -> None:
+    with path.open(mode, encoding="utf-8", newline="\n") as fh:
         for r in rows:
             counters[r.lang] += 1
             obj = {
@@ -930,11 +956,15 @@ def main(argv: list[str]) -> int:
     corpus = load_seeds(HERE / "seeds")
     rows = dedup(expand(corpus))
     train, test = split(rows)
+    extra = training_only(rows, test)
     random.Random(SEED + 2).shuffle(train)
     random.Random(SEED + 3).shuffle(test)
+    random.Random(SEED + 4).shuffle(extra)
     counters = dict.fromkeys(SLOTS, 0)
     write_jsonl(HERE / "train.jsonl", train, counters)
     write_jsonl(HERE / "test.jsonl", test, counters)
+    write_jsonl(HERE / "train.jsonl", extra, counters, mode="a")  # ids after the test's
+    print(f"training-only rows from seeds_extra/: {len(extra)}")
     print(frame_report(rows))
     print()
     return stats.main([])

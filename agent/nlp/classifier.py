@@ -33,6 +33,7 @@ from agent.domain import Analysis, AnalysisContext, Emotion, Entities, Intent, L
 from agent.logs import log_event
 from agent.nlp.analyzer import language_for
 from agent.nlp.entities import extract_entities
+from agent.nlp.heap import HeapTrimmer, libc_malloc_trim
 from agent.nlp.lexicon import LexiconResult, scan
 from agent.nlp.model import EMOTIONS, INTENTS, LoadedModel, encode, is_built, load_model, pad
 from agent.settings import Settings
@@ -195,6 +196,7 @@ class ModelAnalyzer:
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._threads = torch.get_num_threads()
         self._lanes = ThreadPoolExecutor(self._threads, thread_name_prefix="classifier-lane")
+        self.heap = HeapTrimmer(libc_malloc_trim())
         self._worker = threading.Thread(target=self._run, name="classifier-worker", daemon=True)
         self._worker.start()
 
@@ -296,7 +298,11 @@ class ModelAnalyzer:
     def _run(self) -> None:
         torch.set_num_threads(self._threads)
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self.heap.interval)
+            except queue.Empty:
+                self.heap.maybe_trim()  # idle: give the last passes' freed memory back
+                continue
             if first is None:
                 return
             batch, stop = self._collect(first)
@@ -310,12 +316,15 @@ class ModelAnalyzer:
                         request.future.set_exception(exc)
                 else:
                     self.forward_batches += 1
+                    self.heap.worked()
                     offset = 0
                     for request in live:
                         request.future.set_result(outputs[offset : offset + len(request.texts)])
                         offset += len(request.texts)
             if stop:
                 return
+            if self._queue.empty():
+                self.heap.maybe_trim()
 
 
 # -- building and sharing --
@@ -348,6 +357,12 @@ def load_model_analyzer(settings: Settings, *, quantize: bool | None = None) -> 
     # README "Classifier"), else float32; AGENT_CLASSIFIER_PRECISION overrides it.
     precision = settings.classifier_precision
     model = load_model(directory, quantized=quantized, precision=precision)
+    if model.net.fast is not None:
+        # Every matmul shape a pass can present, compiled now under the one thread passes
+        # run on (`ModelAnalyzer._forward`): memory stays flat afterwards.
+        torch.set_num_threads(1)
+        model.net.fast.warm(CHUNK * model.meta.max_length)
+        torch.set_num_threads(settings.torch_threads)
     log_event(
         log,
         "classifier_loaded",

@@ -8,6 +8,17 @@ layer and `scaled_dot_product_attention`, which cut the single-text forward from
 ~5.4 ms in bfloat16 (README, "Classifier"). Results match transformers' eager forward to
 float rounding (tests/nlp/test_fast_encoder.py).
 
+Row bucketing: in bfloat16, torch hands each matmul to oneDNN, which JIT-compiles and
+caches a kernel per distinct (rows, in, out) shape (~1 MB each with its buffers, in two
+caches of 1,024 entries: ideep's and oneDNN's). Rows are the tokens in a pass (batch x
+length), so a chat service meets hundreds of shapes and its memory climbed for as long as
+it ran (~1 GB once both caches were full, measured). `_linear` pads the rows to a bucket:
+a power of two up to 64, then steps of 2^(1/4) rounded up to a multiple of 16 (at most
+~25% padding; 27 buckets up to 2,048 rows), and `warm` compiles every bucket the
+service can meet once, at load, so memory after start stays flat. Padding rows are
+zeros, computed and dropped: a few-token matmul is bound by reading the weights, so they
+cost next to nothing there.
+
 Only the architecture it reproduces exactly is accepted (`supports`): BERT with absolute
 positions, GELU, no decoder. Any other checkpoint (a lender's XLM-R, say) keeps the
 transformers forward: see `ClassifierNet.pool`. Inference only: no dropout, no gradients.
@@ -15,7 +26,8 @@ transformers forward: see `ClassifierNet.pool`. Inference only: no dropout, no g
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +46,39 @@ def supports(encoder: PreTrainedModel) -> bool:
         and hasattr(encoder, "embeddings")
         and hasattr(encoder, "encoder")
     )
+
+
+SMALL_ROWS = 64  # up to here rows round up to a power of two
+STEP = 2**0.25  # beyond, each bucket is this much larger than the last ...
+ALIGN = 16  # ... rounded up to a multiple of this
+
+
+def bucket(rows: int) -> int:
+    """The padded row count for a matmul over `rows` rows (see the module docstring)."""
+    if rows <= SMALL_ROWS:
+        return 1 << max(0, rows - 1).bit_length()
+    size = float(SMALL_ROWS)
+    while (padded := -(-math.ceil(size) // ALIGN) * ALIGN) < rows:
+        size *= STEP
+    return padded
+
+
+def buckets(max_rows: int) -> list[int]:
+    """Every bucket a pass of at most `max_rows` rows can use."""
+    return sorted({bucket(rows) for rows in range(1, max_rows + 1)})
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """`F.linear` over the rows of `x` padded to `bucket` rows where oneDNN would cache
+    per shape (reduced precision); float32 goes to MKL, which caches nothing."""
+    if weight.dtype == torch.float32:
+        return F.linear(x, weight, bias)
+    flat = x.reshape(-1, x.shape[-1])
+    rows = flat.shape[0]
+    padded = bucket(rows)
+    if padded != rows:
+        flat = F.pad(flat, (0, 0, 0, padded - rows))
+    return F.linear(flat, weight, bias)[:rows].view(*x.shape[:-1], weight.shape[0])
 
 
 class _Layer(nn.Module):
@@ -63,15 +108,20 @@ class _Layer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         batch, length, hidden = x.shape
-        qkv = F.linear(x, self.qkv, self.qkv_bias)
+        qkv = _linear(x, self.qkv, self.qkv_bias)
         q, k, v = qkv.view(batch, length, 3, self.heads, hidden // self.heads).permute(
             2, 0, 3, 1, 4
         )
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         attended = attended.transpose(1, 2).reshape(batch, length, hidden)
-        x = self.attention_norm(self.attention_out(attended) + x)
-        out: torch.Tensor = self.output_norm(self.output(F.gelu(self.intermediate(x))) + x)
+        x = self.attention_norm(self._dense(self.attention_out, attended) + x)
+        inner = F.gelu(self._dense(self.intermediate, x))
+        out: torch.Tensor = self.output_norm(self._dense(self.output, inner) + x)
         return out
+
+    @staticmethod
+    def _dense(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        return _linear(x, layer.weight, layer.bias)
 
 
 class FastBertEncoder(nn.Module):
@@ -98,6 +148,25 @@ class FastBertEncoder(nn.Module):
             _Layer(layer, int(config.num_attention_heads), float(config.layer_norm_eps))
             for layer in layers
         )
+
+    def warm(self, max_rows: int) -> None:
+        """Compile the matmul kernels of every bucket up to `max_rows` rows now (reduced
+        precision only: float32 caches nothing). The caches are shared by all threads and
+        keyed by shape and torch's thread count, so this uses one layer's weights under
+        the current thread count: call it with the count the passes will run under."""
+        layer = cast(_Layer, self.layers[0])
+        if layer.qkv.dtype == torch.float32:
+            return
+        dense: tuple[tuple[torch.Tensor, torch.Tensor], ...] = (
+            (layer.qkv, layer.qkv_bias),
+            (layer.attention_out.weight, layer.attention_out.bias),
+            (layer.intermediate.weight, layer.intermediate.bias),
+            (layer.output.weight, layer.output.bias),
+        )
+        with torch.inference_mode():
+            for rows in buckets(max_rows):
+                for weight, bias in dense:
+                    F.linear(weight.new_zeros(rows, weight.shape[1]), weight, bias)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         length = input_ids.shape[1]

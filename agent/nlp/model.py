@@ -97,6 +97,16 @@ def is_built(model_dir: Path) -> bool:
     return (model_dir / META_FILE).is_file()
 
 
+def trained_on(model_dir: Path) -> str:
+    """The sha256 of the training file the built model in `model_dir` learnt from ("" if
+    unknown or the model is in an older format: either way, rebuild it)."""
+    try:
+        meta = ModelMeta.read(model_dir / META_FILE)
+    except ValueError:
+        return ""
+    return str(meta.training.get("train_sha256", ""))
+
+
 def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(
         str(path), local_files_only=True

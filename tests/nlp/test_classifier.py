@@ -28,8 +28,8 @@ from agent.nlp.classifier import (
     shared_model_analyzer,
 )
 from agent.nlp.lexicon import scan
-from agent.nlp.model import EMOTIONS, INTENTS, load_model
-from agent.nlp.train import TrainConfig, read_rows, train_classifier
+from agent.nlp.model import EMOTIONS, INTENTS, load_model, trained_on
+from agent.nlp.train import TrainConfig, file_sha256, read_rows, train_classifier
 from agent.settings import PROJECT_ROOT, Settings
 
 CONTEXT = AnalysisContext(today=dt.date(2026, 11, 28), locale="en-US")
@@ -240,3 +240,11 @@ def test_training_is_reproducible_and_writes_card_and_report(tmp_path: Path) -> 
     assert "precision" in report and "distressed" in report
     texts = [r.text for r in TEST_ROWS[:10]]
     assert predict(load_model(first), texts) == predict(load_model(second), texts)
+    # `agent train --if-missing` keeps a model trained on this very file, and only that.
+    assert trained_on(first) == file_sha256(PROJECT_ROOT / "data" / "train.jsonl")
+    (first / "classifier.json").write_text(
+        json.dumps({**meta_a, "training": {**meta_a["training"], "train_sha256": "other"}})
+    )
+    assert trained_on(first) == "other"
+    kept = _agent(["train", "--if-missing", "--output", str(second)], tmp_path)
+    assert kept.returncode == 0 and "already built" in kept.stdout, kept.stderr

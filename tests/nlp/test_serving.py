@@ -14,8 +14,9 @@ import torch
 from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
 
 import agent.nlp.classifier as classifier
+import agent.nlp.fast_encoder as fast_encoder
 from agent.nlp.classifier import ModelAnalyzer, ModelOutput, _Request, ensure_model
-from agent.nlp.fast_encoder import FastBertEncoder, supports
+from agent.nlp.fast_encoder import FastBertEncoder, bucket, buckets, supports
 from agent.nlp.model import (
     EMOTIONS,
     ClassifierNet,
@@ -71,6 +72,62 @@ def test_fast_encoder_matches_the_transformers_forward_on_real_tokens() -> None:
     assert got.shape == expected.shape
     assert torch.allclose(got[real], expected[real], atol=1e-5)
     assert torch.allclose(single[0], expected[2, :2], atol=1e-5)
+
+
+def test_row_buckets_cover_every_count_with_few_sizes() -> None:
+    sizes = [bucket(rows) for rows in range(1, 2049)]
+    assert all(rows <= size <= max(1.25 * rows, 2 * rows - 1) for rows, size in enumerate(sizes, 1))
+    assert [bucket(n) for n in (1, 2, 3, 12, 33, 64, 65, 129)] == [1, 2, 4, 16, 64, 64, 80, 160]
+    assert sorted(set(sizes)) == buckets(2048) and len(buckets(2048)) == 27
+
+
+def test_bf16_matmuls_see_bucketed_row_counts_and_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each distinct matmul shape costs oneDNN a cached kernel and weight copy: the
+    bf16 forward must present few shapes, and padding must not change real rows."""
+    fast = FastBertEncoder(_tiny_bert()).to(torch.bfloat16)
+    seen: set[int] = set()
+    linear = torch.nn.functional.linear
+
+    def recording(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+        seen.add(x.reshape(-1, x.shape[-1]).shape[0])
+        return linear(x, weight, bias)
+
+    ids, mask = _batch()
+    with torch.inference_mode():
+        monkeypatch.setattr(fast_encoder, "bucket", lambda rows: rows)
+        unpadded = fast(ids, mask)
+        monkeypatch.undo()
+        monkeypatch.setattr(fast_encoder.F, "linear", recording)
+        padded = fast(ids, mask)
+        for batch in range(1, 4):
+            for length in range(1, 10):
+                fast(ids[:batch, :length], mask[:batch, :length])
+    assert torch.equal(padded, unpadded)
+    assert seen <= {1, 2, 4, 8, 16, 32}  # 27 row counts (1..27) seen as 6 shapes
+
+
+def test_warm_compiles_every_bucket_in_reduced_precision_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shapes: list[tuple[int, int]] = []
+    linear = torch.nn.functional.linear
+
+    def recording(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+        shapes.append((x.shape[0], weight.shape[0]))
+        return linear(x, weight, bias)
+
+    monkeypatch.setattr(fast_encoder.F, "linear", recording)
+    FastBertEncoder(_tiny_bert()).warm(100)  # float32: MKL caches nothing, nothing to warm
+    assert shapes == []
+    FastBertEncoder(_tiny_bert()).to(torch.bfloat16).warm(100)
+    assert (
+        sorted({rows for rows, _ in shapes})
+        == buckets(100)
+        == [1, 2, 4, 8, 16, 32, 64, 80, 96, 112]
+    )
+    assert len(shapes) == 4 * len(buckets(100))  # QKV, attention out, intermediate, output
 
 
 def test_only_plain_bert_gets_the_fast_forward() -> None:

@@ -17,6 +17,7 @@ from agent.cli_models import models_app
 from agent.cli_payments import payments_app
 from agent.cli_portfolio import portfolio_app
 from agent.dialogue.yaml_lines import ConfigError
+from agent.heap import limit_arenas
 from agent.settings import Settings
 
 app = typer.Typer(
@@ -57,6 +58,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (AGENT_PORT).")] = None,
 ) -> None:
     """Run the service (embedded SQLite and demo data unless configured otherwise)."""
+    limit_arenas()  # before any thread starts (agent/heap.py)
     import uvicorn
 
     from agent.app import create_app
@@ -337,6 +339,7 @@ def worker(
 
     Run it beside API replicas started with AGENT_DIALER=procrastinate, all sharing
     AGENT_DATABASE_URL; several workers may run at once."""
+    limit_arenas()
     from agent.campaigns.worker import run_worker
     from agent.logs import configure_logging
 

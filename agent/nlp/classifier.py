@@ -30,10 +30,10 @@ from pathlib import Path
 import torch
 
 from agent.domain import Analysis, AnalysisContext, Emotion, Entities, Intent, Language
+from agent.heap import HeapTrimmer, libc_malloc_trim
 from agent.logs import log_event
 from agent.nlp.analyzer import language_for
 from agent.nlp.entities import extract_entities
-from agent.nlp.heap import HeapTrimmer, libc_malloc_trim
 from agent.nlp.lexicon import LexiconResult, scan
 from agent.nlp.model import EMOTIONS, INTENTS, LoadedModel, encode, is_built, load_model, pad
 from agent.settings import Settings
@@ -195,6 +195,12 @@ class ModelAnalyzer:
         self.forward_batches = 0  # how many micro-batches the worker ran (tests, metrics)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._threads = torch.get_num_threads()
+        if (fast := getattr(model.net, "fast", None)) is not None:
+            # Every matmul shape a pass can present, compiled now under the one thread
+            # passes run on (`_forward`): memory stays flat afterwards (fast_encoder.py).
+            torch.set_num_threads(1)
+            fast.warm(CHUNK * model.meta.max_length)
+            torch.set_num_threads(self._threads)
         self._lanes = ThreadPoolExecutor(self._threads, thread_name_prefix="classifier-lane")
         self.heap = HeapTrimmer(libc_malloc_trim())
         self._worker = threading.Thread(target=self._run, name="classifier-worker", daemon=True)
@@ -357,12 +363,6 @@ def load_model_analyzer(settings: Settings, *, quantize: bool | None = None) -> 
     # README "Classifier"), else float32; AGENT_CLASSIFIER_PRECISION overrides it.
     precision = settings.classifier_precision
     model = load_model(directory, quantized=quantized, precision=precision)
-    if model.net.fast is not None:
-        # Every matmul shape a pass can present, compiled now under the one thread passes
-        # run on (`ModelAnalyzer._forward`): memory stays flat afterwards.
-        torch.set_num_threads(1)
-        model.net.fast.warm(CHUNK * model.meta.max_length)
-        torch.set_num_threads(settings.torch_threads)
     log_event(
         log,
         "classifier_loaded",

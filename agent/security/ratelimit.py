@@ -24,6 +24,7 @@ log = logging.getLogger("agent.security.ratelimit")
 # Keys kept in memory before full (idle) buckets are dropped: a flood of distinct
 # addresses or session ids must not grow the process without bound.
 MAX_KEYS = 100_000
+IDLE_S = 60.0  # a bucket idle this long has refilled (no rule allows under 1/minute)
 REDIS_PREFIX = "tact:ratelimit:"
 
 
@@ -55,6 +56,7 @@ class MemoryLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # tokens, at
+        self._swept_at = clock()
 
     async def take(self, rule: Rule, key: str) -> float:
         return self.take_now(rule, key)
@@ -71,17 +73,23 @@ class MemoryLimiter:
             tokens -= 1.0
         else:
             wait = (1.0 - tokens) / rule.per_second
+        if now - self._swept_at >= IDLE_S:  # memory follows the live keys, not all seen
+            self._forget_idle(now)
         if slot not in self._buckets and len(self._buckets) >= MAX_KEYS:
             self._prune(now, rule)
         self._buckets[slot] = (tokens, now)
         return wait
 
-    def _prune(self, now: float, rule: Rule) -> None:
+    def _forget_idle(self, now: float) -> None:
         # A bucket idle for a minute is full again: forgetting it changes nothing.
-        horizon = now - 60.0
+        self._swept_at = now
+        horizon = now - IDLE_S
         for slot, (_, at) in list(self._buckets.items()):
             if at <= horizon:
                 del self._buckets[slot]
+
+    def _prune(self, now: float, rule: Rule) -> None:
+        self._forget_idle(now)
         if len(self._buckets) >= MAX_KEYS:  # all busy: drop the oldest half
             for slot in sorted(self._buckets, key=lambda s: self._buckets[s][1])[: MAX_KEYS // 2]:
                 del self._buckets[slot]

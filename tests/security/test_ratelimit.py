@@ -67,6 +67,23 @@ async def test_memory_stays_bounded_under_a_flood_of_keys(monkeypatch: pytest.Mo
     assert len(limiter._buckets) <= 100
 
 
+async def test_idle_buckets_are_forgotten_within_a_minute_without_changing_answers() -> None:
+    clock = FakeClock()
+    limiter = MemoryLimiter(clock)
+    rule = Rule("r", 2)
+    for n in range(50):  # 50 sessions, each seen once, then gone
+        await limiter.take(rule, f"session-{n}")
+    await limiter.take(rule, "live")
+    await limiter.take(rule, "live")
+    clock.now += 30
+    await limiter.take(rule, "live")  # 30 s: one token back, taken
+    assert len(limiter._buckets) == 51  # nothing idle for a minute yet
+    clock.now += 31
+    assert await limiter.take(rule, "live") == 0.0
+    assert set(limiter._buckets) == {("r", "live")}  # the 50 idle ones were full anyway
+    assert await limiter.take(rule, "session-0") == 0.0  # and start full again
+
+
 async def test_the_defaults_let_a_load_test_from_one_address_through() -> None:
     # 200 sessions created at once from 127.0.0.1, each sending 10 turns at once, plus
     # the panel signing in: nothing may be refused with the default settings.

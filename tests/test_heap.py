@@ -1,8 +1,11 @@
-"""The heap trimmer gives freed memory back at most once per interval, and only after work."""
+"""Allocator upkeep: at most two arenas, and freed memory given back at most once per
+interval, only after work."""
 
 from __future__ import annotations
 
-from agent.nlp.heap import HeapTrimmer, libc_malloc_trim
+import pytest
+
+from agent.heap import HeapTrimmer, libc_malloc_trim, limit_arenas
 
 
 def test_trims_only_after_work_and_at_most_once_per_interval() -> None:
@@ -30,3 +33,12 @@ def test_glibc_malloc_trim_is_found_and_callable() -> None:
     trim = libc_malloc_trim()
     assert trim is not None  # CI and the Docker image run glibc
     assert trim(0) in (0, 1)
+
+
+def test_arenas_are_limited_unless_the_environment_already_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert not limit_arenas()  # glibc read the variable at start: leave it be
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert limit_arenas()

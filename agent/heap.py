@@ -22,11 +22,9 @@ import os
 import time
 from collections.abc import Callable
 
-TRIM_INTERVAL_S = 10.0
-
-
 ARENAS = 2
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+TRIM_INTERVAL_S = 10.0
 
 
 def _libc_function(name: str) -> Callable[..., int] | None:

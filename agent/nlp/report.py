@@ -94,11 +94,12 @@ Served by `agent.nlp.classifier.ModelAnalyzer`, which adds the lexicon's critica
 ones: {", ".join(meta.lexicon_union) or "none"}.
 
 **Base model.** `{meta.base_model}` (all-MiniLM-L6-v2 unless `AGENT_CLASSIFIER_BASE_MODEL`
-says otherwise). Its tokenizer was extended with {meta.added_tokens} characters it mapped to
-[UNK] (the 3,755 level-1 hanzi of GB 2312, full-width punctuation, and the characters of
-the training data). {meta.glossed_tokens} of the new embedding rows start at the mean
-embedding of the character's English glosses (CC-CEDICT, `agent/nlp/resources/`), the
-others at the mean of all old rows.
+says otherwise). Its tokenizer was extended with {meta.added_tokens} tokens: the characters it
+mapped to [UNK] (the 3,755 level-1 hanzi of GB 2312, full-width punctuation, and the
+characters of the training data) and, for a base that lacked them, common multi-character
+words as whole tokens. {meta.glossed_tokens} of the new embedding rows start at the mean
+embedding of the token's English glosses (CC-CEDICT, `agent/nlp/resources/`), the others
+at the mean of all old rows.
 
 **Data.** `data/train.jsonl` (sha256 `{t["train_sha256"][:16]}...`): {t["train_rows"]} rows
 trained on, {t["heldout_rows"]} held out (stratified by language and emotion) for the
@@ -109,6 +110,7 @@ temperature, the thresholds and the lexicon union. Evaluated on `{test_path.name
 encoder, {t["embedding_learning_rate"]} word embeddings, {t["head_learning_rate"]} heads,
 weight decay {t["weight_decay"]}), linear warm-up {t["warmup_ratio"]} and decay, max length
 {t["max_length"]} tokens, label smoothing {t["label_smoothing"]}, class-weighted emotion loss,
+each epoch {t.get("code_switch_rows", 0)} of the rows code-switched through the word glosses,
 seed {t["seed"]}, torch deterministic algorithms, {t["threads"]} CPU threads, torch
 {t["torch"]}. Epoch losses {t["epoch_losses"]}. Fine-tuning took {t["fine_tune_seconds"]} s;
 everything (with calibration and evaluation) {t["total_seconds"]} s. Created {t["created"]}.

@@ -44,6 +44,7 @@ from agent.nlp.classifier import (
     combine_intents,
     predict,
 )
+from agent.nlp.codeswitch import Dictionary, switch
 from agent.nlp.evaluation import Report, multi_label_report, single_label_report
 from agent.nlp.lexicon import LexiconResult, scan
 from agent.nlp.model import (
@@ -55,6 +56,7 @@ from agent.nlp.model import (
     encode,
     extend_tokenizer,
     hanzi_glosses,
+    hanzi_words,
     load_encoder,
     load_tokenizer,
     pad,
@@ -81,7 +83,7 @@ UNION_CANDIDATES: tuple[Intent, ...] = (
 @dataclass(frozen=True)
 class TrainConfig:
     base_model: str = ""  # a checkpoint directory; empty = the installed package
-    epochs: int = 5
+    epochs: int = 4
     batch_size: int = 32
     learning_rate: float = 2e-4
     head_learning_rate: float = 2e-3
@@ -90,6 +92,10 @@ class TrainConfig:
     warmup_ratio: float = 0.06
     max_length: int = 64
     label_smoothing: float = 0.05
+    # Each epoch this share of rows is seen code-switched (`codeswitch`), with each
+    # dictionary word in them translated with probability `code_switch_words`.
+    code_switch_rows: float = 0.3
+    code_switch_words: float = 0.5
     class_weight_power: float = 0.5
     intent_loss_weight: float = 1.0
     heldout_fraction: float = 0.1
@@ -241,6 +247,13 @@ def resize_embeddings(
     return sum(start is not None for start in starts)
 
 
+def code_switched(rows: Sequence[Row], config: TrainConfig) -> list[str]:
+    """Each row's text with dictionary words translated (seeded; see `codeswitch`)."""
+    dictionary = Dictionary.from_glosses(hanzi_words(), hanzi_glosses())
+    rng = random.Random(config.seed)
+    return [switch(r.text, r.language, dictionary, rng, config.code_switch_words) for r in rows]
+
+
 def _class_weights(rows: Sequence[Row], power: float) -> torch.Tensor:
     """Inverse class frequency to the given power (0: none, 0.5: square root, 1: full)."""
     counts = Counter(r.emotion for r in rows)
@@ -256,10 +269,14 @@ def fine_tune(
     pad_id: int,
     config: TrainConfig,
     progress: bool,
+    switched: list[list[int]] | None = None,
 ) -> list[float]:
+    """Trains `net` in place; returns the mean loss per epoch. `switched` holds each row's
+    code-switched encoding, used instead of `ids[i]` for `code_switch_rows` of the rows,
+    drawn afresh each epoch."""
     rng = random.Random(config.seed)
     emotion_target, intent_target = _targets(rows)
-    lengths = [len(x) for x in ids]
+    original = ids
     steps_per_epoch = math.ceil(len(rows) / config.batch_size)
     total = steps_per_epoch * config.epochs
     optimizer = _optimizer(net, config)
@@ -281,6 +298,12 @@ def fine_tune(
     )
     try:
         for epoch in range(config.epochs):
+            if switched is not None:
+                ids = [
+                    s if rng.random() < config.code_switch_rows else o
+                    for o, s in zip(original, switched, strict=True)
+                ]
+            lengths = [len(x) for x in ids]
             running = 0.0
             for step, batch in enumerate(length_batches(lengths, config.batch_size, rng), start=1):
                 input_ids, mask = pad([ids[i] for i in batch], pad_id)
@@ -487,7 +510,16 @@ def train_classifier(
         net = ClassifierNet(encoder)
         pad_id = tokenizer.pad_token_id or 0
         train_ids = encode(tokenizer, [r.text for r in train_rows], config.max_length)
-        losses = fine_tune(net, train_ids, train_rows, pad_id, config, progress)
+        switched = code_switched(train_rows, config) if config.code_switch_rows > 0 else None
+        losses = fine_tune(
+            net,
+            train_ids,
+            train_rows,
+            pad_id,
+            config,
+            progress,
+            switched=None if switched is None else encode(tokenizer, switched, config.max_length),
+        )
         trained_at = time.perf_counter()
 
         heldout_ids = encode(tokenizer, [r.text for r in heldout_rows], config.max_length)

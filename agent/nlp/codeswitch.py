@@ -17,13 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 ENGLISH_WORD = re.compile(r"[A-Za-z]+")
-MAX_WORD = 4  # characters in the longest listed word
 
 
 @dataclass(frozen=True)
 class Dictionary:
     to_english: dict[str, str]  # Chinese word -> its first gloss
     to_chinese: dict[str, str]  # English word -> the most frequent word it first glosses
+
+    @property
+    def longest(self) -> int:
+        """Characters in the longest Chinese word."""
+        return max(map(len, self.to_english), default=0)
 
     @classmethod
     def from_glosses(cls, words: Sequence[str], glosses: dict[str, list[str]]) -> Dictionary:
@@ -43,15 +47,16 @@ def switch(
     """`text` with each dictionary word replaced by its translation with probability
     `share`; Chinese words are found longest first, left to right."""
     if language == "zh":
-        return _switch_chinese(text, dictionary.to_english, rng, share)
+        return _switch_chinese(text, dictionary, rng, share)
     return _switch_english(text, dictionary.to_chinese, rng, share)
 
 
-def _switch_chinese(text: str, table: dict[str, str], rng: random.Random, share: float) -> str:
+def _switch_chinese(text: str, dictionary: Dictionary, rng: random.Random, share: float) -> str:
+    table, longest = dictionary.to_english, dictionary.longest
     out: list[str] = []
     i = 0
     while i < len(text):
-        for size in range(min(MAX_WORD, len(text) - i), 1, -1):
+        for size in range(min(longest, len(text) - i), 1, -1):
             word = text[i : i + size]
             if word in table:
                 out.append(f" {table[word]} " if rng.random() < share else word)

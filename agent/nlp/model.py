@@ -16,6 +16,7 @@ Nothing is ever downloaded: every load is `local_files_only` with the hub offlin
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import json
 import os
@@ -83,7 +84,9 @@ def common_hanzi() -> list[str]:
     return chars
 
 
+@functools.cache
 def _gloss_table(path: Path) -> dict[str, list[str]]:
+    """Read once per process: training asks for the tables three times. Callers copy."""
     table: dict[str, list[str]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or "\t" not in line:

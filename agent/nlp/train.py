@@ -510,15 +510,13 @@ def train_classifier(
         net = ClassifierNet(encoder)
         pad_id = tokenizer.pad_token_id or 0
         train_ids = encode(tokenizer, [r.text for r in train_rows], config.max_length)
-        switched = code_switched(train_rows, config) if config.code_switch_rows > 0 else None
+        switched_ids = (
+            encode(tokenizer, code_switched(train_rows, config), config.max_length)
+            if config.code_switch_rows > 0
+            else None
+        )
         losses = fine_tune(
-            net,
-            train_ids,
-            train_rows,
-            pad_id,
-            config,
-            progress,
-            switched=None if switched is None else encode(tokenizer, switched, config.max_length),
+            net, train_ids, train_rows, pad_id, config, progress, switched=switched_ids
         )
         trained_at = time.perf_counter()
 

@@ -108,7 +108,9 @@ temperature, the thresholds and the lexicon union. Evaluated on `{test_path.name
 
 **Training.** {t["epochs"]} epochs, batch {t["batch_size"]}, AdamW (lr {t["learning_rate"]}
 encoder, {t["embedding_learning_rate"]} word embeddings, {t["head_learning_rate"]} heads,
-weight decay {t["weight_decay"]}), linear warm-up {t["warmup_ratio"]} and decay, max length
+weight decay {t["weight_decay"]}, encoder rates times {t.get("layer_lr_decay", 1.0)} per layer
+below the top one), linear warm-up {t["warmup_ratio"]} and decay, {t.get("precision", "float32")}
+forward and backward (float32 weights), max length
 {t["max_length"]} tokens, label smoothing {t["label_smoothing"]}, class-weighted emotion loss,
 each epoch {t.get("code_switch_rows", 0)} of the rows code-switched through the word glosses,
 seed {t["seed"]}, torch deterministic algorithms, {t["threads"]} CPU threads, torch

@@ -1,0 +1,112 @@
+"""The fine-tuning recipe: layer-wise learning rates and bfloat16 autocast."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from agent.domain import Emotion, Intent
+from agent.nlp.model import ClassifierNet
+from agent.nlp.train import Row, TrainConfig, _layer_scale, _optimizer, fine_tune
+
+
+def _tiny_net(layers: int = 3) -> ClassifierNet:
+    torch.manual_seed(0)
+    sizes: dict[str, Any] = {"attn_implementation": "eager"}
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=20,
+        **sizes,
+    )
+    return ClassifierNet(BertModel(config))
+
+
+def test_layer_scale_decays_from_the_top_layer_down_to_the_embeddings() -> None:
+    assert _layer_scale("encoder.encoder.layer.5.attention.self.query.weight", 6, 0.8) == 1.0
+    assert _layer_scale("encoder.encoder.layer.4.output.dense.bias", 6, 0.8) == pytest.approx(0.8)
+    assert _layer_scale("encoder.encoder.layer.0.output.dense.weight", 6, 0.8) == pytest.approx(
+        0.8**5
+    )
+    assert _layer_scale("encoder.embeddings.LayerNorm.weight", 6, 0.8) == pytest.approx(0.8**6)
+    # Other architectures name their blocks `layers.N`; anything else is not scaled.
+    assert _layer_scale("encoder.layers.1.mlp.weight", 2, 0.5) == 1.0
+    assert _layer_scale("encoder.layers.0.mlp.weight", 2, 0.5) == pytest.approx(0.5)
+    assert _layer_scale("encoder.pooler.dense.weight", 6, 0.8) == 1.0
+    assert _layer_scale("encoder.encoder.layer.0.output.dense.weight", 6, 1.0) == 1.0
+
+
+def _learning_rates(net: ClassifierNet, config: TrainConfig) -> dict[str, tuple[float, float]]:
+    optimizer = _optimizer(net, config)
+    by_tensor = {
+        id(param): (group["lr"], group["weight_decay"])
+        for group in optimizer.param_groups
+        for param in group["params"]
+    }
+    return {name: by_tensor[id(param)] for name, param in net.named_parameters()}
+
+
+def test_optimizer_gives_each_part_its_rate_and_decay() -> None:
+    net = _tiny_net(layers=3)
+    config = TrainConfig(
+        learning_rate=1e-3, embedding_learning_rate=5e-3, head_learning_rate=2e-2,
+        weight_decay=0.01, layer_lr_decay=0.5,
+    )  # fmt: skip
+    rates = _learning_rates(net, config)
+    assert rates["encoder.encoder.layer.2.attention.self.query.weight"] == (1e-3, 0.01)
+    assert rates["encoder.encoder.layer.1.attention.self.query.weight"] == (5e-4, 0.01)
+    assert rates["encoder.encoder.layer.0.attention.self.query.weight"] == (2.5e-4, 0.01)
+    # Biases and norms are not decayed; position embeddings sit below the lowest layer.
+    assert rates["encoder.encoder.layer.0.output.LayerNorm.weight"] == (2.5e-4, 0.0)
+    assert rates["encoder.embeddings.position_embeddings.weight"] == (1.25e-4, 0.01)
+    # The word embeddings (the glossed Chinese rows) and the heads keep their own rates.
+    assert rates["encoder.embeddings.word_embeddings.weight"] == (5e-3, 0.0)
+    assert rates["emotion.weight"] == (2e-2, 0.01)
+    assert rates["intents.bias"] == (2e-2, 0.01)
+    flat = _learning_rates(net, dataclasses.replace(config, layer_lr_decay=1.0))
+    assert flat["encoder.encoder.layer.0.attention.self.query.weight"] == (1e-3, 0.01)
+
+
+ROWS = [
+    Row("fine thanks", "en", Emotion.calm, frozenset()),
+    Row("this is outrageous", "en", Emotion.angry, frozenset()),
+    Row("i can pay on friday", "en", Emotion.calm, frozenset({Intent.promise_to_pay})),
+    Row("i am so scared", "en", Emotion.distressed, frozenset()),
+]
+IDS = [[2, 5, 7, 3], [2, 9, 11, 13, 3], [2, 4, 6, 8, 10, 3], [2, 12, 14, 3]]
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_fine_tuning_keeps_float32_weights_in_either_precision(precision: str) -> None:
+    net = _tiny_net()
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    config = TrainConfig(epochs=2, batch_size=2, precision=precision, seed=3)
+    losses = fine_tune(net, IDS, ROWS, 0, config, progress=False)
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    for name, param in net.named_parameters():
+        assert param.dtype == torch.float32, name
+    moved = [n for n, p in net.named_parameters() if not torch.equal(p, before[n])]
+    assert "emotion.weight" in moved
+    assert "encoder.encoder.layer.0.attention.self.query.weight" in moved
+
+
+def test_bfloat16_fine_tuning_is_reproducible() -> None:
+    config = TrainConfig(epochs=1, batch_size=2, precision="bfloat16", seed=5)
+    first, second = _tiny_net(), _tiny_net()
+    for net in (first, second):
+        torch.manual_seed(5)  # dropout draws from torch's generator (`seed_everything`)
+        fine_tune(net, IDS, ROWS, 0, config, progress=False)
+    for (name, a), b in zip(first.named_parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_unknown_precision_is_refused() -> None:
+    with pytest.raises(ValueError, match="precision"):
+        fine_tune(_tiny_net(), IDS, ROWS, 0, TrainConfig(precision="fp8"), progress=False)

@@ -106,12 +106,14 @@ trained on, {t["heldout_rows"]} held out (stratified by language and emotion) fo
 temperature, the thresholds and the lexicon union. Evaluated on `{test_path.name}`
 ({m["test_rows"]} rows). Written by the team; see data/README.md.
 
-**Training.** {t["epochs"]} epochs, batch {t["batch_size"]}, AdamW (lr {t["learning_rate"]}
-encoder, {t["embedding_learning_rate"]} word embeddings, {t["head_learning_rate"]} heads,
-weight decay {t["weight_decay"]}, encoder rates times {t.get("layer_lr_decay", 1.0)} per layer
-below the top one), linear warm-up {t["warmup_ratio"]} and decay, {t.get("precision", "float32")}
-forward and backward (float32 weights), max length
-{t["max_length"]} tokens, label smoothing {t["label_smoothing"]}, class-weighted emotion loss,
+**Training.** {t.get("probe_epochs", 0)} epoch(s) of the heads alone on the frozen
+encoder, then {t["epochs"]} epochs of all weights, batch {t["batch_size"]},
+AdamW (lr {t["learning_rate"]} encoder, {t["embedding_learning_rate"]} word embeddings,
+{t["head_learning_rate"]} heads, weight decay {t["weight_decay"]}, encoder rates times
+{t.get("layer_lr_decay", 1.0)} per layer below the top one), linear warm-up
+{t["warmup_ratio"]} and decay, {t.get("precision", "float32")} forward and backward
+(float32 weights), max length {t["max_length"]} tokens,
+label smoothing {t["label_smoothing"]}, class-weighted emotion loss,
 each epoch {t.get("code_switch_rows", 0)} of the rows code-switched through the word glosses,
 seed {t["seed"]}, torch deterministic algorithms, {t["threads"]} CPU threads, torch
 {t["torch"]}. Epoch losses {t["epoch_losses"]}. Fine-tuning took {t["fine_tune_seconds"]} s;

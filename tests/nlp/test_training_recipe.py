@@ -1,8 +1,9 @@
-"""The fine-tuning recipe: layer-wise learning rates and bfloat16 autocast."""
+"""The fine-tuning recipe: layer-wise learning rates, bfloat16 autocast, probing first."""
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 import pytest
@@ -11,7 +12,16 @@ from transformers import BertConfig, BertModel
 
 from agent.domain import Emotion, Intent
 from agent.nlp.model import ClassifierNet
-from agent.nlp.train import Row, TrainConfig, _layer_scale, _optimizer, fine_tune
+from agent.nlp.train import (
+    Objective,
+    Row,
+    TrainConfig,
+    _layer_scale,
+    _optimizer,
+    _targets,
+    fine_tune,
+    probe_heads,
+)
 
 
 def _tiny_net(layers: int = 3) -> ClassifierNet:
@@ -110,3 +120,26 @@ def test_bfloat16_fine_tuning_is_reproducible() -> None:
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="precision"):
         fine_tune(_tiny_net(), IDS, ROWS, 0, TrainConfig(precision="fp8"), progress=False)
+
+
+def test_probing_trains_the_heads_and_leaves_the_encoder_alone() -> None:
+    net = _tiny_net()
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    config = TrainConfig(probe_epochs=2, batch_size=2, seed=3)
+    objective = Objective(torch.nn.CrossEntropyLoss(), *_targets(ROWS), 1.0, pad_id=0)
+    probe_heads(net, IDS, objective, config, random.Random(3))
+    moved = {n for n, p in net.named_parameters() if not torch.equal(p, before[n])}
+    assert moved == {"emotion.weight", "emotion.bias", "intents.weight", "intents.bias"}
+    # The encoder is trainable again for the fine-tuning that follows.
+    assert all(p.requires_grad for p in net.encoder.parameters())
+
+
+def test_fine_tuning_with_a_probe_first_differs_from_without() -> None:
+    nets = {}
+    for probe in (0, 1):
+        net = _tiny_net()
+        torch.manual_seed(5)
+        config = TrainConfig(epochs=1, batch_size=2, seed=5, probe_epochs=probe)
+        fine_tune(net, IDS, ROWS, 0, config, progress=False)
+        nets[probe] = net
+    assert not torch.equal(nets[0].emotion.weight, nets[1].emotion.weight)

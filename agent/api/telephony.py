@@ -17,13 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from agent.api.deps import ServicesDep, get_services
 from agent.channels.chat import clean_text
-from agent.errors import Unavailable
+from agent.errors import InvalidInput, Unavailable
 from agent.logs import log_event
 from agent.pipeline import TurnOutcome
 from agent.security.throttle import check_webhook
 from agent.services import Services
 from agent.telephony import twiml
 from agent.telephony.dialing import WEBHOOK_PREFIX, place, webhook_url
+from agent.telephony.inbound_sms import record_text
+from agent.telephony.lookup import e164
 from agent.telephony.status import CallInfo, machine_answered
 from agent.telephony.twilio_rest import configured
 from agent.telephony.twilio_signature import public_base, verified_params
@@ -188,6 +190,38 @@ async def status(
         call_id=call_id,
     )
     return Response(status_code=204)
+
+
+@router.post(f"{PREFIX}/sms")
+async def sms(services: ServicesDep, params: TwilioParams) -> Response:
+    """A text the debtor sent to our number: opt-out keywords and cease-like replies are
+    recorded on their accounts (`telephony/inbound_sms.py`); the answer is empty TwiML."""
+    number = e164(params.get("From", ""))
+    body = params.get("Body", "")
+    if len(body) > services.settings.max_message_chars:
+        raise InvalidInput("text_too_long", "the text is too long")
+    if number is None:
+        log_event(log, "sms_unknown_sender", logging.WARNING)
+        return _xml(twiml.no_reply())
+    reading, recorded = await record_text(
+        services.store,
+        services.analyzer,
+        services.pipeline.clock(),
+        number,
+        body,
+        params.get("OptOutType", ""),
+        params.get("MessageSid", ""),
+    )
+    log_event(
+        log,
+        "sms_received",
+        keyword=reading.keyword,
+        raised=list(reading.flags),
+        accounts=len(recorded.accounts),
+        added=recorded.added,
+        lifted=recorded.lifted,
+    )
+    return _xml(twiml.no_reply())
 
 
 class CallCreate(BaseModel):

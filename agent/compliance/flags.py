@@ -88,3 +88,23 @@ async def set_flags(
             row.conversation_id, row.details = conversation_id, details or {}
             added.append(flag)
     return added
+
+
+async def lift_flag(
+    session: AsyncSession, account_id: int, flag: str, at: dt.datetime, source: str
+) -> bool:
+    """End `flag` at `at` if it is active and `source` set it; True if it was lifted.
+    A flag from any other source (a conversation, the API) is left as it is."""
+    row = (
+        await session.execute(
+            select(AccountFlag).where(
+                AccountFlag.account_id == account_id, AccountFlag.flag == flag
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None or row.source != source:
+        return False
+    if not FlagState(as_utc(row.set_at) or at, as_utc(row.expires_at)).active(at):
+        return False
+    row.expires_at = at
+    return True

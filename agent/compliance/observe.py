@@ -73,6 +73,13 @@ def medium_optouts(text: str) -> list[str]:
     return refused if preferred and refused else []
 
 
+def refuses_only(flag: str, text: str) -> bool:
+    """The text names this medium and no other ("stop texting me" for `optout_sms`)."""
+    return bool(_REFUSED[flag].search(text)) and not any(
+        pattern.search(text) for other, pattern in _REFUSED.items() if other != flag
+    )
+
+
 def observe(state: ConversationState, analysis: Analysis) -> tuple[list[str], list[str]]:
     """Add the flags this turn raises to `state`; return (raised by this turn, new ones)."""
     raised = [i.value for i in ALWAYS if analysis.has(i)]

@@ -1,4 +1,4 @@
-"""TwiML answers, built with the official `VoiceResponse`.
+"""TwiML answers, built with the official `VoiceResponse` (and `MessagingResponse`).
 
 Everything the agent says comes from the pipeline (templates that passed the guard);
 the few fixed lines here are for when there is no conversation to speak from, and
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Connect, Gather, VoiceResponse
 
 # <Say>/<Gather> language per conversation locale (all three are Twilio languages).
@@ -98,3 +99,8 @@ def stream(url: str, parameters: Mapping[str, str]) -> str:
         media.parameter(name=name, value=value)
     response.append(connect)
     return str(response)
+
+
+def no_reply() -> str:
+    """An answer to an inbound text that sends nothing back (Twilio answers keywords)."""
+    return str(MessagingResponse())

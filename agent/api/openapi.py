@@ -65,6 +65,7 @@ EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/telephony/twilio/voice"): (403, 429),
     ("POST", "/v1/telephony/twilio/gather"): (403, 429),
     ("POST", "/v1/telephony/twilio/status"): (403, 404, 409, 429),
+    ("POST", "/v1/telephony/twilio/sms"): (403, 422, 429),  # unsigned; oversized text
     ("POST", "/v1/calls"): (404, 409, 502),  # unknown account; contact refused; gateway
     ("POST", "/v1/payments"): (403, 404, 429),
     ("POST", "/v1/assist/conversations/{conversation_id}/messages"): (409,),
@@ -86,6 +87,7 @@ EXTRA_SUCCESS: dict[tuple[str, str], dict[int, dict[str, Any]]] = {
     # TwiML for the gateway.
     ("POST", "/v1/telephony/twilio/voice"): {200: {"description": "TwiML", "content": XML_TEXT}},
     ("POST", "/v1/telephony/twilio/gather"): {200: {"description": "TwiML", "content": XML_TEXT}},
+    ("POST", "/v1/telephony/twilio/sms"): {200: {"description": "TwiML", "content": XML_TEXT}},
     ("GET", "/v1/analytics.csv"): {
         200: {
             "description": "The figures as CSV, one row per day",

@@ -5,8 +5,8 @@ may answer them. Twilio posts each answer to `/v1/telephony/twilio/sms`, signed 
 voice webhooks. What we record:
 
 - **STOP and its kin** (the whole text is one of STOP, STOPALL, UNSUBSCRIBE, CANCEL, END,
-  QUIT, REVOKE, OPT OUT, or 退订 / TD / T, as Chinese senders ask): the account's
-  `optout_sms` flag, so no channel texts this debtor again (US-MEDIUM; the FCC's 2024
+  QUIT, REVOKE, OPT OUT, or 退订 / TD / T, as Chinese senders ask): `optout_sms` on every
+  account of the debtor with that number, so no channel texts them again (US-MEDIUM; the FCC's 2024
   revocation rule names these words). Twilio's own `OptOutType` parameter, sent when its
   Advanced Opt-Out handled the keyword, counts the same.
 - **START / UNSTOP** lifts an `optout_sms` that a keyword set, and only that one: an

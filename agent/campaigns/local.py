@@ -1,4 +1,5 @@
-"""The embedded dialer: the campaign tick as a task inside the API process.
+"""The embedded dialer: the campaign tick as a task inside the API process, and the
+round that settles calls whose final status never arrived (agent/telephony/reconcile.py).
 
 For the default single-process service (SQLite or PostgreSQL, no worker to run). One
 attempt per debtor at a time in this process (a lock per debtor); across processes
@@ -13,6 +14,7 @@ from weakref import WeakValueDictionary
 
 from agent.campaigns.engine import CampaignEngine, Job
 from agent.logs import log_event
+from agent.telephony.reconcile import ROUND_EVERY_S, reconcile_calls
 
 log = logging.getLogger("agent.campaigns.local")
 
@@ -22,14 +24,16 @@ class LocalDialer:
         self.engine = engine
         self.tick_s = tick_s
         self._task: asyncio.Task[None] | None = None
+        self._reconciler: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[str]] = set()
         self._locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="campaign-dialer")
+        self._reconciler = asyncio.create_task(self._reconcile_loop(), name="call-reconciler")
 
     async def close(self) -> None:
-        tasks = [t for t in (self._task, *self._running) if t is not None]
+        tasks = [t for t in (self._task, self._reconciler, *self._running) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -64,3 +68,11 @@ class LocalDialer:
                 await self.tick()
             except Exception as exc:  # the store may be down; try again next tick
                 log_event(log, "dialer_tick_failed", logging.ERROR, error=type(exc).__name__)
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(ROUND_EVERY_S)
+            try:
+                await reconcile_calls(self.engine.calls, self.engine.settings)
+            except Exception as exc:  # the store may be down; try again next round
+                log_event(log, "reconcile_round_failed", logging.ERROR, error=type(exc).__name__)

@@ -10,7 +10,9 @@ worker defers per period (the tick), and retries with back-off for transient err
 Jobs:
 - `tact.campaign_tick` (every `AGENT_DIALER_TICK_S` seconds, rounded to whole
   seconds): settles ended calls and defers one contact job per due target;
-- `tact.campaign_contact`: one attempt for one target (CampaignEngine.contact).
+- `tact.campaign_contact`: one attempt for one target (CampaignEngine.contact);
+- `tact.call_reconcile` (every minute): asks the gateway about calls whose final
+  status never arrived (agent/telephony/reconcile.py).
 The campaign rows stay the source of truth; the jobs only carry target ids.
 """
 
@@ -39,11 +41,13 @@ from agent.pipeline import Clock, system_clock
 from agent.settings import Settings
 from agent.store.store import Store
 from agent.telephony.calls import CallRegistry
+from agent.telephony.reconcile import reconcile_calls
 
 log = logging.getLogger("agent.campaigns.worker")
 
 TICK_TASK = "tact.campaign_tick"
 CONTACT_TASK = "tact.campaign_contact"
+RECONCILE_TASK = "tact.call_reconcile"
 QUEUES = ["dialer_tick", "dialer"]
 SCHEMA_LOCK = 7201  # the advisory lock key guarding the schema's creation
 # Transient store errors (a failover, a restart) are retried; anything else is a bug
@@ -109,6 +113,12 @@ def build_app(settings: Settings, clock: Clock = system_clock) -> tuple[procrast
         jobs = await (await parts.get()).claim_due()
         await defer_contacts(contact, jobs)
         return len(jobs)
+
+    @app.periodic(cron="* * * * *", periodic_id="calls")
+    @app.task(name=RECONCILE_TASK, queue="dialer_tick", queueing_lock="call_reconcile")
+    async def reconcile(timestamp: int) -> int:
+        engine = await parts.get()
+        return len(await reconcile_calls(engine.calls, parts.settings))
 
     return app, parts
 

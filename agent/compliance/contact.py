@@ -29,8 +29,9 @@ from agent.compliance.packs import Cap, ResolvedPack
 UNANSWERED = frozenset({"pending", "no_answer", "busy", "failed", "voicemail"})
 MAX_SEARCH_STEPS = 64
 # An outbound call whose attempt is still `pending` is in progress (its final status
-# settles it); after this long a pending attempt is taken for a lost status callback
-# and stops blocking.
+# settles it). A lost status callback is normally recovered within minutes by asking the
+# gateway (agent/telephony/reconcile.py); if the gateway cannot be asked either, after
+# this long a pending attempt is taken for lost and stops blocking.
 CALL_IN_PROGRESS_WINDOW = dt.timedelta(hours=1)
 ONE_CALL_RULE = "ALL-ONE-CALL"
 OPTOUT_PREFIX = "optout_"  # e.g. optout_sms: the debtor asked us not to use that medium

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import uuid
 from weakref import WeakValueDictionary
 
@@ -142,6 +143,23 @@ class CallRegistry:
 
     async def by_sid(self, call_sid: str) -> CallInfo | None:
         return await self._find(Call.call_sid == call_sid) if call_sid else None
+
+    async def silent_since(self, before: dt.datetime, limit: int) -> list[CallInfo]:
+        """Twilio calls (sid `CA...`) not yet final whose last news is older than `before`,
+        longest silent first."""
+        async with self.store.read() as session:
+            rows = await session.execute(
+                select(Call, Account.account_ref)
+                .outerjoin(Account, Account.id == Call.account_id)
+                .where(
+                    Call.status.not_in(FINAL_STATUSES),
+                    Call.call_sid.like("CA%"),
+                    Call.updated_at < before,
+                )
+                .order_by(Call.updated_at, Call.id)
+                .limit(limit)
+            )
+            return [call_info(call, ref) for call, ref in rows.all()]
 
     # -- the gateway's progress -----------------------------------------------------------
 

@@ -40,6 +40,15 @@ class PlacedCall:
     status: str
 
 
+@dataclass(frozen=True)
+class GatewayCall:
+    """What the gateway says of one call now (its REST resource)."""
+
+    status: str
+    answered_by: str | None
+    duration_s: int | None
+
+
 class DialError(Exception):
     """The gateway did not take the call; `error` is what the API caller is told."""
 
@@ -78,6 +87,17 @@ def _create(settings: Settings, to: str, url: str, status_callback: str) -> Plac
         return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))
 
 
+def _fetch(settings: Settings, sid: str) -> GatewayCall:
+    with _client(settings) as client:
+        call = client.api.v2010.accounts(settings.twilio_account_sid).calls(sid).fetch()
+        duration = str(call.duration or "")
+        return GatewayCall(
+            status=str(call.status),
+            answered_by=str(call.answered_by) if call.answered_by else None,
+            duration_s=int(duration) if duration.isdigit() else None,
+        )
+
+
 def _send(settings: Settings, to: str, body: str) -> str:
     with _client(settings) as client:
         message = client.api.v2010.accounts(settings.twilio_account_sid).messages.create(
@@ -94,6 +114,22 @@ async def place_call(settings: Settings, to: str, url: str, status_callback: str
             BadGateway("gateway_error", f"the telephony gateway refused the call ({exc.status})")
         ) from exc
     except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
+        raise DialError(
+            Unavailable("gateway_unavailable", "the telephony gateway could not be reached")
+        ) from exc
+
+
+async def fetch_call(settings: Settings, sid: str) -> GatewayCall | None:
+    """The call's current state at the gateway; None when the gateway has no such call."""
+    try:
+        return await asyncio.to_thread(_fetch, settings, sid)
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return None
+        raise DialError(
+            BadGateway("gateway_error", f"the telephony gateway refused the lookup ({exc.status})")
+        ) from exc
+    except (TwilioException, OSError) as exc:
         raise DialError(
             Unavailable("gateway_unavailable", "the telephony gateway could not be reached")
         ) from exc

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs
 
 CALL_SID = "CA" + "5" * 32
@@ -31,6 +32,9 @@ class FakeTwilio:
     # False: every call is CALL_SID (single-call tests); True: a new sid per request,
     # `CA...` for calls and `SM...` for texts (campaign tests place many).
     unique_sids: bool = False
+    # What GET .../Calls/{sid}.json answers, by sid (a missing sid: 404, as Twilio does).
+    call_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lookups: list[Received] = field(default_factory=list)
 
     def next_sid(self, path: str) -> str:
         if not self.unique_sids:
@@ -50,25 +54,40 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     fake = FakeTwilio("")
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fake.lookups.append(Received(self.path, {}, *self._credentials()))
+            sid = self.path.rsplit("/", 1)[-1].removesuffix(".json")
+            state = fake.call_states.get(sid)
+            if fake.status >= 400:
+                self._answer(fake.status, {"code": 20003, "message": "Authenticate"})
+            elif state is None:
+                self._answer(404, {"code": 20404, "message": "not found", "status": 404})
+            else:
+                self._answer(200, {"sid": sid, **state})
+
+        def _credentials(self) -> tuple[str, str]:
+            auth = self.headers.get("Authorization", "").removeprefix("Basic ")
+            user, _, password = base64.b64decode(auth).decode().partition(":")
+            return user, password
+
+        def _answer(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
-            auth = self.headers.get("Authorization", "")
-            user, _, password = (
-                base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
-            )
             form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-            fake.received.append(Received(self.path, form, user, password))
+            fake.received.append(Received(self.path, form, *self._credentials()))
             if fake.status >= 400:
                 payload = {"code": 21211, "message": "Invalid 'To' number", "status": fake.status}
             else:
                 sid = fake.next_sid(self.path)
                 payload = {"sid": sid, "status": "queued", "to": form.get("To")}
-            data = json.dumps(payload).encode()
-            self.send_response(fake.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._answer(fake.status, payload)
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output quiet

@@ -36,6 +36,14 @@ SETTABLE_FLAGS = frozenset(
 )
 
 
+# Sources whose flags a later message from the same source may lift again (a texted
+# START lifts a texted STOP). When any other source sets such a flag while it is active,
+# it takes the flag over, so the firmer request decides: after "don't text me" in a
+# conversation, a START no longer reopens texts.
+SMS_KEYWORD_SOURCE = "sms_keyword"
+REVOCABLE_SOURCES = frozenset({SMS_KEYWORD_SOURCE})
+
+
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else utc(value)
 
@@ -60,7 +68,8 @@ async def set_flags(
     expires_at: dt.datetime | None = None,
     details: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Set (or renew) flags; returns those that were not already active."""
+    """Set (or renew) flags; returns those that were not already active. An active flag
+    from a revocable source (`REVOCABLE_SOURCES`) is taken over by any other source."""
     existing = {
         row.flag: row
         for row in (
@@ -87,6 +96,11 @@ async def set_flags(
             row.set_at, row.expires_at, row.source = at, expires_at, source
             row.conversation_id, row.details = conversation_id, details or {}
             added.append(flag)
+        elif row.source in REVOCABLE_SOURCES and source != row.source:
+            end = as_utc(row.expires_at)  # the later end of the two holds
+            row.expires_at = None if end is None or expires_at is None else max(end, expires_at)
+            row.source = source
+            row.conversation_id, row.details = conversation_id, details or {}
     return added
 
 

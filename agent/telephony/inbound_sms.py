@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from agent.compliance.audit import AuditChain
-from agent.compliance.flags import lift_flag, set_flags
+from agent.compliance.flags import SMS_KEYWORD_SOURCE, lift_flag, set_flags
 from agent.compliance.observe import ALWAYS, refuses_only
 from agent.domain import AnalysisContext, Intent
 from agent.nlp.analyzer import Analyzer
@@ -38,7 +38,6 @@ from agent.store.store import Store
 from agent.telephony.lookup import account_for_phone, locale_for_number
 
 OPT_OUT_FLAG = "optout_sms"
-KEYWORD_SOURCE = "sms_keyword"
 REPLY_SOURCE = "sms_reply"
 
 STOP_WORDS = frozenset(
@@ -123,11 +122,11 @@ async def record_text(
         for account in accounts:
             recorded.accounts.append(account.account_ref)
             if reading.keyword == "start":
-                if await lift_flag(session, account.id, OPT_OUT_FLAG, now, KEYWORD_SOURCE):
+                if await lift_flag(session, account.id, OPT_OUT_FLAG, now, SMS_KEYWORD_SOURCE):
                     recorded.lifted.append(OPT_OUT_FLAG)
                 continue
             flags, source = (
-                ([OPT_OUT_FLAG], KEYWORD_SOURCE)
+                ([OPT_OUT_FLAG], SMS_KEYWORD_SOURCE)
                 if reading.keyword == "stop"
                 else (reading.flags, REPLY_SOURCE)
             )

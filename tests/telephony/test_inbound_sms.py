@@ -101,6 +101,29 @@ async def test_start_does_not_lift_an_opt_out_set_another_way(client: httpx.Asyn
     assert "optout_sms" in await _flags(client, "DEMO-US-001")
 
 
+@pytest.mark.parametrize("again", ["api", "reply"])
+async def test_a_stop_repeated_another_way_is_no_longer_lifted_by_start(
+    client: httpx.AsyncClient, again: str
+) -> None:
+    await _text(client, "STOP")
+    if again == "api":
+        response = await client.post("/v1/accounts/DEMO-US-001/flags", json={"flag": "optout_sms"})
+        assert response.status_code in (200, 201), response.text
+    else:
+        await _text(client, "and stop texting me")
+    await _text(client, "START")
+    assert "optout_sms" in await _flags(client, "DEMO-US-001")
+
+
+async def test_a_take_over_with_an_end_date_never_shortens_a_texted_stop(
+    client: httpx.AsyncClient,
+) -> None:
+    await _text(client, "STOP")
+    body = {"flag": "optout_sms", "expires_at": "2026-12-05T00:00:00+00:00"}
+    assert (await client.post("/v1/accounts/DEMO-US-001/flags", json=body)).status_code == 201
+    assert (await _flags(client, "DEMO-US-001"))["optout_sms"]["expires_at"] is None
+
+
 async def test_a_cease_reply_about_texts_is_an_sms_opt_out(client: httpx.AsyncClient) -> None:
     await _text(client, "please stop texting me")
     flags = await _flags(client, "DEMO-US-001")

@@ -34,7 +34,7 @@ from agent.heap import HeapTrimmer, libc_malloc_trim
 from agent.logs import log_event
 from agent.nlp.analyzer import language_for
 from agent.nlp.entities import extract_entities
-from agent.nlp.lexicon import LexiconResult, scan
+from agent.nlp.lexicon import BARE_NO, BARE_YES, LexiconResult, scan
 from agent.nlp.model import EMOTIONS, INTENTS, LoadedModel, encode, is_built, load_model, pad
 from agent.settings import Settings
 
@@ -59,6 +59,10 @@ UNSURE = 0.6
 LEXICON_WEIGHT = 0.5
 # Pairs that never occur together in the labelled data (by definition): keep the one an
 # explicit lexicon phrase names, else the likelier.
+BARE_REPLIES = (
+    (BARE_YES, Intent.affirm, Intent.deny),
+    (BARE_NO, Intent.deny, Intent.affirm),
+)
 EXCLUSIVE: tuple[tuple[Intent, Intent], ...] = (
     (Intent.wrong_party, Intent.third_party),
     (Intent.affirm, Intent.deny),
@@ -153,6 +157,10 @@ def combine_intents(
         if p >= thresholds.get(intent.value, 0.5)
     }
     found |= lexicon.intents & (CRITICAL_INTENTS | RIGHT_PARTY_INTENTS | lexicon_union)
+    for cue, meant, opposite in BARE_REPLIES:
+        if cue in lexicon.cues:  # a reply of only yes-words or only no-words
+            found.add(meant)
+            found.discard(opposite)
     probability = dict(zip(INTENTS, output.intents, strict=True))
     for a, b in EXCLUSIVE:
         if a in found and b in found:

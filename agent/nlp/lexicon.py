@@ -474,6 +474,28 @@ NEGATION_AWARE: frozenset[Intent] = frozenset(
 # Cues outside the contract's intents. Self-harm also raises `vulnerability`.
 SELF_HARM = "self_harm"
 PAY_IN_FULL = "pay_in_full"
+# A reply that is nothing but yes-words ("没错", "yes, correct") or no-words ("不是",
+# "nope"): it means affirm or deny whatever the model makes of so little text (one build
+# read a bare 没错 at affirm 0.2, and the promise was never confirmed). A bare "right" is
+# left out: said flatly it is often sarcasm.
+BARE_YES = "bare_yes"
+BARE_NO = "bare_no"
+_YES_WORDS = (
+    r"yes|yeah|yep|yup|yea|correct|thats (?:right|correct)|that is (?:right|correct)|sure|"
+    r"ok|okay|alright|all right|absolutely|definitely|of course|"
+    r"是|是的|对|对的|没错|好|好的|行|可以|没问题|嗯+|当然"
+)
+_NO_WORDS = r"no|nope|nah|not really|不是|不对|不|没有|不行|不可以|不是的"
+
+
+def _only(words: str) -> re.Pattern[str]:
+    """The whole reply is one or more of `words`, each with an optional particle."""
+    word = rf"(?:{words})[啊呀啦的吧]?"
+    return re.compile(rf"^{word}(?: ?{word})*$")
+
+
+_BARE_REPLY = {BARE_YES: _only(_YES_WORDS), BARE_NO: _only(_NO_WORDS)}
+_REPLY_PUNCTUATION = re.compile(r"[\s,，、.。!！?？~～…]+")
 
 SELF_HARM_EN: tuple[str, ...] = (
     r"kill(?:ing)? my ?self|take my (?:own )?life|end (?:it all|my (?:own )?life)",
@@ -727,5 +749,7 @@ def scan(text: str, language: Language) -> LexiconResult:
     cues = _labels(_CUE_RULES, norm)
     if SELF_HARM in cues:
         intents.add(I.vulnerability)
+    words = _REPLY_PUNCTUATION.sub(" ", norm).strip()
+    cues |= {cue for cue, pattern in _BARE_REPLY.items() if pattern.match(words)}
     hits = _emotion_hits(text, norm, intents, cues)
     return LexiconResult(frozenset(intents), frozenset(cues), emotion_scores(hits))

@@ -115,6 +115,37 @@ def test_critical_lexicon_intents_are_kept_when_the_model_misses_them() -> None:
     assert Intent.promise_to_pay not in combine_intents(silent, lexicon, {}, frozenset())
 
 
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("没错", Intent.affirm),
+        ("对，没错。", Intent.affirm),
+        ("好的好的", Intent.affirm),
+        ("Yes, that's right!", Intent.affirm),
+        ("yep", Intent.affirm),
+        ("不是", Intent.deny),
+        ("不对不对", Intent.deny),
+        ("nope.", Intent.deny),
+    ],
+)
+def test_a_bare_yes_or_no_reply_overrules_the_model(text: str, meant: Intent) -> None:
+    opposite = Intent.deny if meant is Intent.affirm else Intent.affirm
+    unsure = dict.fromkeys(INTENTS, 0.0) | {opposite: 0.95}
+    output = ModelOutput((1.0,) + (0.0,) * (len(EMOTIONS) - 1), tuple(unsure.values()))
+    lexicon = scan(text, "en" if text.isascii() else "zh")
+    assert combine_intents(output, lexicon, {}, frozenset()) == [meant]
+
+
+@pytest.mark.parametrize(
+    "text", ["是的，但是我现在没钱", "right", "对不对", "no problem", "好吧我想想"]
+)
+def test_a_reply_with_more_than_yes_or_no_is_left_to_the_model(text: str) -> None:
+    silent = ModelOutput((1.0,) + (0.0,) * (len(EMOTIONS) - 1), (0.0,) * len(INTENTS))
+    lexicon = scan(text, "en" if text.isascii() else "zh")
+    found = combine_intents(silent, lexicon, {}, frozenset())
+    assert Intent.affirm not in found and Intent.deny not in found
+
+
 def test_int8_model_agrees_with_fp32_on_most_of_the_test_split(model_dir: Path) -> None:
     rows = TEST_ROWS[::3]
     texts = [row.text for row in rows]

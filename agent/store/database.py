@@ -13,6 +13,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-export
 
+from agent.store import sqlite_driver
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -21,7 +23,10 @@ def create_engine(url: str, echo: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        options: dict[str, Any] = {}
+        if parsed.get_driver_name() == "aiosqlite" and sqlite_driver.supported():
+            options["module"] = sqlite_driver.OneTripDBAPI()  # one thread trip per statement
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -24,6 +25,7 @@ from agent.errors import ServiceError, Unavailable
 from agent.settings import Settings
 
 TIMEOUT_S = 10.0
+T = TypeVar("T")
 # The client logs each request and response at INFO in free text, several lines each;
 # our own `call_placed` line says what matters, so its lines only show when they warn.
 _HTTP_LOG = logging.getLogger("agent.telephony.twilio_http")
@@ -87,9 +89,14 @@ def _create(settings: Settings, to: str, url: str, status_callback: str) -> Plac
         return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))
 
 
-def _fetch(settings: Settings, sid: str) -> GatewayCall:
+def _fetch(settings: Settings, sid: str) -> GatewayCall | None:
     with _client(settings) as client:
-        call = client.api.v2010.accounts(settings.twilio_account_sid).calls(sid).fetch()
+        try:
+            call = client.api.v2010.accounts(settings.twilio_account_sid).calls(sid).fetch()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise
         duration = str(call.duration or "")
         return GatewayCall(
             status=str(call.status),
@@ -106,44 +113,29 @@ def _send(settings: Settings, to: str, body: str) -> str:
         return str(message.sid)
 
 
-async def place_call(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
+async def _ask(gateway: str, action: str, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` on a worker thread; the gateway's refusals and outages as DialErrors."""
     try:
-        return await asyncio.to_thread(_create, settings, to, url, status_callback)
+        return await asyncio.to_thread(work, *args)
     except TwilioRestException as exc:
         raise DialError(
-            BadGateway("gateway_error", f"the telephony gateway refused the call ({exc.status})")
+            BadGateway("gateway_error", f"the {gateway} gateway refused {action} ({exc.status})")
         ) from exc
     except (TwilioException, OSError) as exc:  # requests' errors are OSErrors
         raise DialError(
-            Unavailable("gateway_unavailable", "the telephony gateway could not be reached")
+            Unavailable("gateway_unavailable", f"the {gateway} gateway could not be reached")
         ) from exc
+
+
+async def place_call(settings: Settings, to: str, url: str, status_callback: str) -> PlacedCall:
+    return await _ask("telephony", "the call", _create, settings, to, url, status_callback)
 
 
 async def fetch_call(settings: Settings, sid: str) -> GatewayCall | None:
     """The call's current state at the gateway; None when the gateway has no such call."""
-    try:
-        return await asyncio.to_thread(_fetch, settings, sid)
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return None
-        raise DialError(
-            BadGateway("gateway_error", f"the telephony gateway refused the lookup ({exc.status})")
-        ) from exc
-    except (TwilioException, OSError) as exc:
-        raise DialError(
-            Unavailable("gateway_unavailable", "the telephony gateway could not be reached")
-        ) from exc
+    return await _ask("telephony", "the lookup", _fetch, settings, sid)
 
 
 async def send_sms(settings: Settings, to: str, body: str) -> str:
     """Send one text through Twilio Messaging (same API host setting); the message sid."""
-    try:
-        return await asyncio.to_thread(_send, settings, to, body)
-    except TwilioRestException as exc:
-        raise DialError(
-            BadGateway("gateway_error", f"the messaging gateway refused the text ({exc.status})")
-        ) from exc
-    except (TwilioException, OSError) as exc:
-        raise DialError(
-            Unavailable("gateway_unavailable", "the messaging gateway could not be reached")
-        ) from exc
+    return await _ask("messaging", "the text", _send, settings, to, body)

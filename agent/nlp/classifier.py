@@ -57,12 +57,14 @@ RIGHT_PARTY_INTENTS: frozenset[Intent] = frozenset({Intent.wrong_party, Intent.t
 UNSURE = 0.6
 # Weight of the lexicon's scores when blending with an unsure model.
 LEXICON_WEIGHT = 0.5
-# Pairs that never occur together in the labelled data (by definition): keep the one an
-# explicit lexicon phrase names, else the likelier.
+# A reply of only yes-words or only no-words (lexicon cue): the intent it means, and the
+# one it rules out, whatever the model says.
 BARE_REPLIES = (
     (BARE_YES, Intent.affirm, Intent.deny),
     (BARE_NO, Intent.deny, Intent.affirm),
 )
+# Pairs that never occur together in the labelled data (by definition): keep the one an
+# explicit lexicon phrase names, else the likelier.
 EXCLUSIVE: tuple[tuple[Intent, Intent], ...] = (
     (Intent.wrong_party, Intent.third_party),
     (Intent.affirm, Intent.deny),
@@ -158,7 +160,7 @@ def combine_intents(
     }
     found |= lexicon.intents & (CRITICAL_INTENTS | RIGHT_PARTY_INTENTS | lexicon_union)
     for cue, meant, opposite in BARE_REPLIES:
-        if cue in lexicon.cues:  # a reply of only yes-words or only no-words
+        if cue in lexicon.cues:
             found.add(meant)
             found.discard(opposite)
     probability = dict(zip(INTENTS, output.intents, strict=True))

@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from weakref import WeakValueDictionary
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,8 +149,7 @@ class CallRegistry:
         longest silent first."""
         async with self.store.read() as session:
             rows = await session.execute(
-                select(Call, Account.account_ref)
-                .outerjoin(Account, Account.id == Call.account_id)
+                _with_account_ref()
                 .where(
                     Call.status.not_in(FINAL_STATUSES),
                     Call.call_sid.like("CA%"),
@@ -353,13 +352,7 @@ class CallRegistry:
 
     async def _find(self, where: ColumnElement[bool]) -> CallInfo | None:
         async with self.store.read() as session:
-            row = (
-                await session.execute(
-                    select(Call, Account.account_ref)
-                    .outerjoin(Account, Account.id == Call.account_id)
-                    .where(where)
-                )
-            ).first()
+            row = (await session.execute(_with_account_ref().where(where))).first()
         return None if row is None else call_info(row[0], row[1])
 
     @staticmethod
@@ -368,3 +361,8 @@ class CallRegistry:
         if call is None:
             raise NotFound("call_not_found", f"no call {call_id!r}")
         return call
+
+
+def _with_account_ref() -> Select[Call, str]:
+    """Calls with their account's reference (None for an unmatched inbound caller)."""
+    return select(Call, Account.account_ref).outerjoin(Account, Account.id == Call.account_id)

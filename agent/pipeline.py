@@ -55,6 +55,7 @@ from agent.store import repository
 from agent.store.models import Account, Conversation, Debtor, PromiseToPay, Turn
 from agent.store.store import Store
 from agent.telephony.lookup import debtor_numbers
+from agent.telephony.wrong_numbers import WRONG, number_of_call, set_number_status
 
 if TYPE_CHECKING:
     from agent.payments.texting import PaymentLinkTexter
@@ -408,6 +409,8 @@ class TurnPipeline(TakeoverMixin):
                     added += paused
                 if added:
                     chain.append("account.flags", conversation.id, {"added": added})
+                if "wrong_party" in new_flags:  # raised only before identity is verified
+                    await self._retire_number(session, chain, account, conversation.id, now)
                 conversation.state = state.model_dump(mode="json")
                 conversation.turn_count += 1
                 conversation.updated_at = now
@@ -418,6 +421,23 @@ class TurnPipeline(TakeoverMixin):
         except SQLAlchemyError as exc:
             raise self._unavailable(exc, loaded.id) from exc
         return seq
+
+    @staticmethod
+    async def _retire_number(
+        session: AsyncSession,
+        chain: AuditChain,
+        account: Account,
+        conversation_id: str,
+        now: dt.datetime,
+    ) -> None:
+        """A call answered by someone for whom it is the wrong number: never dial it again
+        for this debtor (agent/telephony/wrong_numbers.py). Chats have no number."""
+        number = await number_of_call(session, conversation_id)
+        debtor = await session.get(Debtor, account.debtor_id)
+        if number is not None and debtor is not None:
+            await set_number_status(
+                session, chain, debtor, number, WRONG, now, "call", conversation_id
+            )
 
     def _add_outbound(
         self,

@@ -27,6 +27,7 @@ from phonenumbers import timezone as phone_timezone
 from agent.compliance.packs import Cap, ResolvedPack
 
 UNANSWERED = frozenset({"pending", "no_answer", "busy", "failed", "voicemail"})
+RIGHT_PARTY_RULE = "ALL-RPC"  # in the floor pack, so every jurisdiction has it
 MAX_SEARCH_STEPS = 64
 # An outbound call whose attempt is still `pending` is in progress (its final status
 # settles it). A lost status callback is normally recovered within minutes by asking the
@@ -65,6 +66,7 @@ class Subject:
     address_timezone: str | None
     phones: tuple[str, ...] = ()
     flags: dict[str, FlagState] = field(default_factory=dict)
+    wrong_numbers: frozenset[str] = frozenset()  # E.164, reported as not the debtor's
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,14 @@ class _Block:
     rule: str
     reason: str
     until: dt.datetime | None  # earliest time this check could pass; None = no known end
+
+
+def _e164(raw: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def candidate_zones(subject: Subject, number: str | None, fallback: str) -> list[str]:
@@ -156,7 +166,13 @@ class _Checker:
         self.zones = zones
 
     def blocks(self, at: dt.datetime) -> list[_Block]:
-        found = [*self._flags(at), *self._window(at), *self._work(at), *self._in_call(at)]
+        found = [
+            *self._wrong_number(),
+            *self._flags(at),
+            *self._window(at),
+            *self._work(at),
+            *self._in_call(at),
+        ]
         for cap in self.pack.caps:
             if self.channel in cap.channels:
                 block = self._cap(cap, at)
@@ -176,6 +192,12 @@ class _Checker:
         return None
 
     # -- checks -------------------------------------------------------------------------
+
+    def _wrong_number(self) -> Iterable[_Block]:
+        # Whoever has this number told us it is not the debtor's: calling or texting it
+        # again would only reach that third party again.
+        if self.number is not None and _e164(self.number) in self.subject.wrong_numbers:
+            yield _Block(RIGHT_PARTY_RULE, "number reported as not the debtor's", None)
 
     def _flags(self, at: dt.datetime) -> Iterable[_Block]:
         for name, state in self.subject.flags.items():

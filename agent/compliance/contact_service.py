@@ -19,6 +19,7 @@ from agent.store import repository
 from agent.store.database import utc
 from agent.store.models import Account, ContactAttempt, Debtor
 from agent.store.store import Store
+from agent.telephony.lookup import marked_wrong
 
 HISTORY_DAYS = 10  # longer than any cap's window
 
@@ -134,6 +135,7 @@ class ContactService:
             address_timezone=debtor.timezone or None,
             phones=tuple(debtor.phones or ()),
             flags=await active_flags(session, account.id, at),
+            wrong_numbers=frozenset(marked_wrong(debtor)),
         )
         pack = self.packs.resolve(account.jurisdiction, account.region)
         return may_contact(pack, subject, history, channel, at, number, purpose)

@@ -36,6 +36,9 @@ class Debtor(Base):
     address: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     timezone: Mapped[str] = mapped_column(String(64))
     preferred_locale: Mapped[str] = mapped_column(String(16))
+    # Numbers reported as not the debtor's: [{"number", "reported_at", "source"}]
+    # (agent/telephony/wrong_numbers.py). Kept apart from `phones`, which imports replace.
+    wrong_numbers: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Account(Base):

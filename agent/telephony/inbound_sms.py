@@ -14,6 +14,8 @@ voice webhooks. What we record:
 - **Any other text** goes through the analyzer: a cease request, a lawyer, a bankruptcy or
   a vulnerability raises the same account flags as in a conversation. A cease request
   that names texts only ("stop texting me") is `optout_sms`, not a cease of all contact.
+  A reply saying this is the wrong number ("wrong number, I don't know them") retires the
+  number for the debtor (agent/telephony/wrong_numbers.py): nothing is sent to it again.
 
 The reply is an empty TwiML document: Twilio answers the keywords itself, and nothing
 about a debt goes to a number that has not been verified. Texts from numbers that match
@@ -36,6 +38,7 @@ from agent.nlp.analyzer import Analyzer
 from agent.store.models import Account
 from agent.store.store import Store
 from agent.telephony.lookup import account_for_phone, locale_for_number
+from agent.telephony.wrong_numbers import WRONG, set_number_status
 
 OPT_OUT_FLAG = "optout_sms"
 REPLY_SOURCE = "sms_reply"
@@ -51,11 +54,18 @@ _TRIM = re.compile(r"[\s\W_]+$|^[\s\W_]+")
 
 @dataclass(frozen=True)
 class Reading:
-    """What one inbound text asks for: `keyword` (stop, start, help) or the flags its
-    words raise."""
+    """What one inbound text asks for: `keyword` (stop, start, help), or the flags its
+    words raise and whether it says the number is not the debtor's."""
 
     keyword: str | None
     flags: tuple[str, ...] = ()
+    wrong_number: bool = False
+
+    @property
+    def asks_nothing(self) -> bool:
+        return self.keyword == "help" or (
+            self.keyword is None and not self.flags and not self.wrong_number
+        )
 
 
 def keyword(body: str, opt_out_type: str = "") -> str | None:
@@ -80,7 +90,7 @@ async def read_text(
     flags = [i.value for i in ALWAYS if analysis.has(i)]
     if analysis.has(Intent.cease_contact) and refuses_only(OPT_OUT_FLAG, body):
         flags = [OPT_OUT_FLAG if f == Intent.cease_contact.value else f for f in flags]
-    return Reading(None, tuple(flags))
+    return Reading(None, tuple(flags), analysis.has(Intent.wrong_party))
 
 
 @dataclass
@@ -107,7 +117,7 @@ async def record_text(
     context = AnalysisContext(today=now.date(), locale=locale_for_number(number))
     reading = await read_text(body, opt_out_type, analyzer, context)
     recorded = Recorded()
-    if reading.keyword == "help" or (reading.keyword is None and not reading.flags):
+    if reading.asks_nothing:
         return reading, recorded
     async with store.write() as session:
         found = await account_for_phone(session, number)
@@ -131,18 +141,21 @@ async def record_text(
                 else (reading.flags, REPLY_SOURCE)
             )
             recorded.added += await set_flags(session, account.id, flags, now, source)
-        chain.append(
-            "account.flags",
-            None,
-            {
-                "account_refs": recorded.accounts,
-                "added": sorted(set(recorded.added)),
-                "lifted": sorted(set(recorded.lifted)),
-                "source": "sms",
-                "keyword": reading.keyword,
-                "raised": list(reading.flags),
-                "message_sid": message_sid,
-            },
-        )
+        if reading.keyword or reading.flags:
+            chain.append(
+                "account.flags",
+                None,
+                {
+                    "account_refs": recorded.accounts,
+                    "added": sorted(set(recorded.added)),
+                    "lifted": sorted(set(recorded.lifted)),
+                    "source": "sms",
+                    "keyword": reading.keyword,
+                    "raised": list(reading.flags),
+                    "message_sid": message_sid,
+                },
+            )
+        if reading.wrong_number:
+            await set_number_status(session, chain, found[1], number, WRONG, now, "sms")
         await chain.close()
     return reading, recorded

@@ -43,10 +43,28 @@ def _region(debtor: Debtor) -> str | None:
     return str((debtor.address or {}).get("country") or "") or None
 
 
-def debtor_numbers(debtor: Debtor) -> list[str]:
-    """The debtor's numbers in E.164, in stored order; the first is the one dialled."""
-    found = (e164(str(raw), _region(debtor)) for raw in debtor.phones or [])
+def as_debtor_number(debtor: Debtor, raw: str) -> str | None:
+    """`raw` in E.164, read in the debtor's address country when it has no country code."""
+    return e164(raw, _region(debtor))
+
+
+def known_numbers(debtor: Debtor) -> list[str]:
+    """Every number stored for the debtor, in E.164 and stored order (callers are
+    recognised by any of them)."""
+    found = (as_debtor_number(debtor, str(raw)) for raw in debtor.phones or [])
     return [number for number in found if number is not None]
+
+
+def marked_wrong(debtor: Debtor) -> set[str]:
+    """The numbers reported as not the debtor's (agent/telephony/wrong_numbers.py)."""
+    return {entry["number"] for entry in debtor.wrong_numbers or []}
+
+
+def debtor_numbers(debtor: Debtor) -> list[str]:
+    """The numbers we may dial or text, in E.164 and stored order, leaving out those
+    reported wrong; the first is the one dialled."""
+    wrong = marked_wrong(debtor)
+    return [number for number in known_numbers(debtor) if number not in wrong]
 
 
 async def account_for_phone(session: AsyncSession, number: str) -> tuple[Account, Debtor] | None:
@@ -61,7 +79,7 @@ async def account_for_phone(session: AsyncSession, number: str) -> tuple[Account
             select(Debtor).where(cast(Debtor.phones, String).like(f"%{number[-4:]}%"))
         )
     ).scalars()
-    matches = [d for d in debtors if number in debtor_numbers(d)]
+    matches = [d for d in debtors if number in known_numbers(d)]
     if len(matches) != 1:
         return None
     account = (

@@ -1,0 +1,170 @@
+"""A number reported as not the debtor's (in a call or by text) is never dialled or
+texted again for that debtor, until a person marks it reachable again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from agent.errors import InvalidInput
+from agent.store.models import AuditEvent, Debtor
+from agent.telephony.lookup import debtor_numbers, known_numbers
+from tests.telephony.conftest import (
+    ACCOUNT_SID,
+    OUR_NUMBER,
+    US_PHONE,
+    call_params,
+    post_signed,
+    twiml,
+)
+
+VOICE = "/v1/telephony/twilio/voice"
+NUMBERS = "/v1/accounts/DEMO-US-001/numbers"
+
+
+async def _outbound_call_hearing(app: FastAPI, client: httpx.AsyncClient, said: str) -> str:
+    """Place a call to the US demo debtor, let a person answer and say `said`; returns
+    the conversation id."""
+    call = await app.state.services.calls.create_outbound("DEMO-US-001")
+    sid = "CA" + "7" * 32
+    params = call_params(sid=sid, Direction="outbound-api", From=OUR_NUMBER, To=US_PHONE)
+    root = twiml(await post_signed(client, f"{VOICE}?call_id={call.id}", params))
+    [gather] = [child for child in root if child.tag == "Gather"]
+    action = urlsplit(gather.get("action") or "")
+    answer = call_params(
+        sid=sid, Direction="outbound-api", From=OUR_NUMBER, To=US_PHONE, SpeechResult=said
+    )
+    twiml(await post_signed(client, f"{action.path}?{action.query}", answer))
+    stored = await app.state.services.calls.get(call.id)
+    assert stored.conversation_id is not None
+    return stored.conversation_id
+
+
+async def _statuses(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+    response = await client.get(NUMBERS)
+    assert response.status_code == 200, response.text
+    return {entry["number"]: entry for entry in response.json()["numbers"]}
+
+
+async def _number_events(app: FastAPI) -> list[dict[str, Any]]:
+    async with app.state.services.store.read() as session:
+        rows = (await session.execute(select(AuditEvent).order_by(AuditEvent.seq))).scalars()
+        return [r.payload for r in rows if r.kind == "debtor.number"]
+
+
+async def test_a_wrong_number_said_in_a_call_retires_the_number(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    assert (await _statuses(client))[US_PHONE]["status"] == "reachable"
+    await _outbound_call_hearing(app, client, "you've got the wrong number, there's no Alex here")
+
+    entry = (await _statuses(client))[US_PHONE]
+    assert entry["status"] == "wrong" and entry["source"] == "call"
+    check = await client.post(
+        "/v1/compliance/contact-check",
+        json={"account_ref": "DEMO-US-001", "channel": "call", "number": US_PHONE},
+    )
+    assert check.json()["allowed"] is False and "ALL-RPC" in check.json()["rules"]
+    with pytest.raises(InvalidInput) as refused:  # the demo debtor has no other number
+        await app.state.services.calls.create_outbound("DEMO-US-001")
+    assert refused.value.code == "no_phone_number"
+    [event] = await _number_events(app)
+    assert event == {
+        "account_refs": ["DEMO-US-001"],
+        "number_ending": US_PHONE[-4:],
+        "status": "wrong",
+        "source": "call",
+    }
+
+
+async def test_someone_answering_for_the_debtor_does_not_retire_the_number(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await _outbound_call_hearing(app, client, "he's not home right now, I'm his wife")
+    assert (await _statuses(client))[US_PHONE]["status"] == "reachable"
+    assert await _number_events(app) == []
+
+
+async def test_a_wrong_number_text_retires_the_number(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    params = {
+        "MessageSid": "SM" + "2" * 32,
+        "AccountSid": ACCOUNT_SID,
+        "From": US_PHONE,
+        "To": OUR_NUMBER,
+        "Body": "wrong number, I don't know any Alex",
+        "NumMedia": "0",
+    }
+    response = await post_signed(client, "/v1/telephony/twilio/sms", params)
+    assert response.status_code == 200 and list(ET.fromstring(response.text)) == []
+    entry = (await _statuses(client))[US_PHONE]
+    assert entry["status"] == "wrong" and entry["source"] == "sms"
+
+
+async def test_a_person_marks_a_number_wrong_and_reachable_again(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    marked = await client.post(NUMBERS, json={"number": "(212) 555-0142", "status": "wrong"})
+    assert marked.status_code == 200, marked.text
+    assert marked.json() == {
+        "account_ref": "DEMO-US-001",
+        "number": US_PHONE,
+        "status": "wrong",
+        "changed": True,
+    }
+    again = await client.post(NUMBERS, json={"number": US_PHONE, "status": "wrong"})
+    assert again.json()["changed"] is False
+    assert (await _statuses(client))[US_PHONE]["source"] == "api"
+
+    restored = await client.post(NUMBERS, json={"number": US_PHONE, "status": "reachable"})
+    assert restored.json()["changed"] is True
+    assert (await _statuses(client))[US_PHONE] == {"number": US_PHONE, "status": "reachable"}
+    call = await app.state.services.calls.create_outbound("DEMO-US-001")
+    assert call.to_number == US_PHONE
+    assert [e["status"] for e in await _number_events(app)] == ["wrong", "reachable"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        (NUMBERS, {"number": "+12125559999", "status": "wrong"}, 404, "unknown_number"),
+        (NUMBERS, {"number": "not a number", "status": "wrong"}, 404, "unknown_number"),
+        (NUMBERS, {"number": US_PHONE, "status": "gone"}, 422, "invalid_request"),
+        (NUMBERS, {"number": 2125550142, "status": "wrong"}, 422, "invalid_request"),
+        ("/v1/accounts/NOPE/numbers", {"number": US_PHONE, "status": "wrong"}, 404, None),
+    ],
+)
+async def test_bad_requests_change_nothing(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    code: str | None,
+) -> None:
+    response = await client.post(path, json=body)
+    assert response.status_code == status, response.text
+    if code is not None:
+        assert response.json()["error"]["code"] == code
+    assert (await _statuses(client))[US_PHONE]["status"] == "reachable"
+    assert await _number_events(app) == []
+
+
+def test_the_next_reachable_number_is_the_one_dialled() -> None:
+    debtor = Debtor(
+        phones=["+12125550142", "212-555-0199"],
+        address={"country": "US"},
+        wrong_numbers=[
+            {"number": "+12125550142", "reported_at": dt.datetime.now(dt.UTC).isoformat()}
+        ],
+    )
+    assert known_numbers(debtor) == ["+12125550142", "+12125550199"]
+    assert debtor_numbers(debtor) == ["+12125550199"]

@@ -14,6 +14,10 @@ voice webhooks. What we record:
 - **Any other text** goes through the analyzer: a cease request, a lawyer, a bankruptcy or
   a vulnerability raises the same account flags as in a conversation. A cease request
   that names texts only ("stop texting me") is `optout_sms`, not a cease of all contact.
+  A dispute ("this isn't my debt, I dispute it") raises `dispute` too, although in a
+  conversation only the verified debtor's does: a text to the number on file is a
+  written dispute (Reg F counts electronic ones), and wrongly pausing collection until
+  verification is sent costs far less than collecting on a disputed debt (US-DISPUTE).
   A reply saying this is the wrong number ("wrong number, I don't know them") retires the
   number for the debtor (agent/telephony/wrong_numbers.py): nothing is sent to it again.
 
@@ -41,6 +45,7 @@ from agent.telephony.lookup import account_for_phone, locale_for_number
 from agent.telephony.wrong_numbers import WRONG, set_number_status
 
 OPT_OUT_FLAG = "optout_sms"
+TEXT_FLAGS = (*ALWAYS, Intent.dispute)  # the account flags a reply's words may raise
 REPLY_SOURCE = "sms_reply"
 
 STOP_WORDS = frozenset(
@@ -87,7 +92,7 @@ async def read_text(
     if found is not None or not body.strip():
         return Reading(found)
     [analysis] = await analyzer.analyze([body], context)
-    flags = [i.value for i in ALWAYS if analysis.has(i)]
+    flags = [i.value for i in TEXT_FLAGS if analysis.has(i)]
     if analysis.has(Intent.cease_contact) and refuses_only(OPT_OUT_FLAG, body):
         flags = [OPT_OUT_FLAG if f == Intent.cease_contact.value else f for f in flags]
     return Reading(None, tuple(flags), analysis.has(Intent.wrong_party))

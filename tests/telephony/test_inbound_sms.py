@@ -140,6 +140,20 @@ async def test_a_reply_naming_a_lawyer_raises_the_attorney_flag(client: httpx.As
     assert "attorney" in await _flags(client, "DEMO-US-001")
 
 
+@pytest.mark.parametrize(
+    ("body", "sender", "account_ref"),
+    [
+        ("I dispute this debt, it isn't mine", US_PHONE, "DEMO-US-001"),
+        ("这笔钱我不认，我要提出异议", CN_PHONE, "DEMO-CN-001"),
+    ],
+)
+async def test_a_disputing_reply_raises_the_dispute_flag(
+    client: httpx.AsyncClient, body: str, sender: str, account_ref: str
+) -> None:
+    await _text(client, body, sender=sender)
+    assert "dispute" in await _flags(client, account_ref)
+
+
 async def test_an_ordinary_reply_changes_nothing(app: FastAPI, client: httpx.AsyncClient) -> None:
     await _text(client, "ok thanks, I'll pay on Friday")
     await _text(client, "HELP")

@@ -1,32 +1,80 @@
 """A number reported as not the debtor's (in a call or by text) is never dialled or
-texted again for that debtor, until a person marks it reachable again."""
+texted again for that debtor, until a person marks it reachable again. On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from alembic import command
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
 
+from agent.app import create_app
 from agent.errors import InvalidInput
+from agent.store.database import alembic_config, create_engine, migrate
 from agent.store.models import AuditEvent, Debtor
 from agent.telephony.lookup import debtor_numbers, known_numbers
+from tests.conftest import fixed_clock
+from tests.databases import DATABASES, fresh_database_url
 from tests.telephony.conftest import (
     ACCOUNT_SID,
     OUR_NUMBER,
     US_PHONE,
     call_params,
     post_signed,
+    telephony_settings,
     twiml,
 )
 
 VOICE = "/v1/telephony/twilio/voice"
 NUMBERS = "/v1/accounts/DEMO-US-001/numbers"
+
+
+@pytest.fixture(params=DATABASES)
+async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    async with fresh_database_url(request.param, tmp_path) as url:
+        application = create_app(telephony_settings(tmp_path, database_url=url), clock=fixed_clock)
+        async with application.router.lifespan_context(application):
+            yield application
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+async def test_the_migration_adds_the_column_and_takes_it_away(kind: str, tmp_path: Path) -> None:
+    async with fresh_database_url(kind, tmp_path) as url:
+        engine = create_engine(url)
+
+        async def has_column() -> bool:
+            async with engine.connect() as conn:
+                columns = await conn.run_sync(
+                    lambda sync: {c["name"] for c in inspect(sync).get_columns("debtors")}
+                )
+            return "wrong_numbers" in columns
+
+        try:
+            await migrate(engine, "0006")
+            assert not await has_column()
+            await migrate(engine)
+            assert await has_column()
+            async with engine.begin() as conn:
+                await conn.run_sync(_downgrade, "0006")
+            assert not await has_column()
+        finally:
+            await engine.dispose()
 
 
 async def _outbound_call_hearing(app: FastAPI, client: httpx.AsyncClient, said: str) -> str:

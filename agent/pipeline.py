@@ -55,7 +55,7 @@ from agent.store import repository
 from agent.store.models import Account, Conversation, Debtor, PromiseToPay, Turn
 from agent.store.store import Store
 from agent.telephony.lookup import debtor_numbers
-from agent.telephony.wrong_numbers import WRONG, number_of_call, set_number_status
+from agent.telephony.wrong_numbers import WRONG, number_of_conversation, set_number_status
 
 if TYPE_CHECKING:
     from agent.payments.texting import PaymentLinkTexter
@@ -410,7 +410,7 @@ class TurnPipeline(TakeoverMixin):
                 if added:
                     chain.append("account.flags", conversation.id, {"added": added})
                 if "wrong_party" in new_flags:  # raised only before identity is verified
-                    await self._retire_number(session, chain, account, conversation.id, now)
+                    await self._retire_number(session, chain, account, conversation, now)
                 conversation.state = state.model_dump(mode="json")
                 conversation.turn_count += 1
                 conversation.updated_at = now
@@ -427,16 +427,17 @@ class TurnPipeline(TakeoverMixin):
         session: AsyncSession,
         chain: AuditChain,
         account: Account,
-        conversation_id: str,
+        conversation: Conversation,
         now: dt.datetime,
     ) -> None:
-        """A call answered by someone for whom it is the wrong number: never dial it again
-        for this debtor (agent/telephony/wrong_numbers.py). Chats have no number."""
-        number = await number_of_call(session, conversation_id)
+        """Someone for whom it is the wrong number answered a call, or a texted chat link:
+        never use that number again for this debtor (agent/telephony/wrong_numbers.py)."""
+        number = await number_of_conversation(session, conversation)
         debtor = await session.get(Debtor, account.debtor_id)
         if number is not None and debtor is not None:
+            source = "call" if conversation.channel == "voice" else conversation.channel
             await set_number_status(
-                session, chain, debtor, number, WRONG, now, "call", conversation_id
+                session, chain, debtor, number, WRONG, now, source, conversation.id
             )
 
     def _add_outbound(

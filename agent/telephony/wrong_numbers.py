@@ -1,7 +1,8 @@
 """Numbers reported as not the debtor's: never dialled or texted again for that debtor.
 
 A person who answers one of the debtor's numbers and says it is the wrong number (in a
-call, or by texting back "wrong number") is not the debtor and does not know them;
+call, in a chat opened from a link we texted, or by texting back "wrong number") is not
+the debtor and does not know them;
 calling again would only reach that stranger again. Collectors mark such a number
 "wrong" and stop using it: in the US each further call to a reassigned number risks
 TCPA liability, and under every pack repeated contact with a third party breaks the
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.compliance.audit import AuditChain
-from agent.store.models import Account, Call, Debtor
+from agent.store.models import Account, Call, ContactAttempt, Conversation, Debtor
 from agent.telephony.lookup import known_numbers, marked_wrong
 
 WRONG = "wrong"
@@ -80,14 +81,28 @@ async def set_number_status(
     return True
 
 
-async def number_of_call(session: AsyncSession, conversation_id: str) -> str | None:
-    """The debtor's side of the call a conversation is on (the number dialled, or the
-    caller's), or None for a conversation on no call (chat)."""
+async def number_of_conversation(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The number that reached whoever is in this conversation: the debtor's side of its
+    call (the number dialled, or the caller's), or, for a chat opened from a campaign's
+    texted link, the number the link was last texted to; None for any other chat."""
     call = (
-        (await session.execute(select(Call).where(Call.conversation_id == conversation_id)))
+        (await session.execute(select(Call).where(Call.conversation_id == conversation.id)))
         .scalars()
         .first()
     )
-    if call is None:
+    if call is not None:
+        return call.to_number if call.direction == "outbound" else call.from_number
+    if conversation.campaign_id is None:
         return None
-    return call.to_number if call.direction == "outbound" else call.from_number
+    texted = await session.execute(
+        select(ContactAttempt.number)
+        .where(
+            ContactAttempt.account_id == conversation.account_id,
+            ContactAttempt.campaign_id == conversation.campaign_id,
+            ContactAttempt.channel == "sms",
+            ContactAttempt.started_at <= conversation.started_at,
+        )
+        .order_by(ContactAttempt.started_at.desc(), ContactAttempt.id.desc())
+        .limit(1)
+    )
+    return texted.scalar()

@@ -213,6 +213,34 @@ async def test_texts_carry_a_chat_link_and_no_debt_details(world: CampaignWorld)
     assert attempt.campaign_id == campaign_id
 
 
+async def test_a_wrong_number_said_in_a_texted_link_s_chat_retires_that_number(
+    world: CampaignWorld,
+) -> None:
+    created = await world.create(channel="sms", selection={"account_refs": ["CAMP-US-2"]})
+    await world.start(created["campaign_id"])
+    await world.tick()
+    [text] = world.twilio.texts()
+    token = next(w for w in text.form["Body"].split() if w.startswith(PUBLIC)).rsplit("/", 1)[1]
+    async with http_client(world.app) as stranger:
+        session = await stranger.post(
+            "/v1/chat/sessions", json={"account_ref": "CAMP-US-2", "link": token}
+        )
+        said = await stranger.post(
+            f"/v1/chat/sessions/{session.json()['session_id']}/messages",
+            json={"text": "wrong number, I don't know who that is"},
+        )
+        assert said.status_code == 200, said.text
+    numbers = (await world.client.get("/v1/accounts/CAMP-US-2/numbers")).json()["numbers"]
+    assert numbers == [
+        {
+            "number": "+12125550202",
+            "status": "wrong",
+            "reported_at": numbers[0]["reported_at"],
+            "source": "chat",
+        }
+    ]
+
+
 @pytest.mark.parametrize("username", ["agent@demo", "auditor@demo"])
 async def test_only_supervisors_create_and_steer(world: CampaignWorld, username: str) -> None:
     created = await world.create()

@@ -55,7 +55,7 @@ from agent.store import repository
 from agent.store.models import Account, Conversation, Debtor, PromiseToPay, Turn
 from agent.store.store import Store
 from agent.telephony.lookup import debtor_numbers
-from agent.telephony.wrong_numbers import WRONG, number_of_conversation, set_number_status
+from agent.telephony.wrong_numbers import WRONG, conversation_number, set_number_status
 
 if TYPE_CHECKING:
     from agent.payments.texting import PaymentLinkTexter
@@ -410,7 +410,7 @@ class TurnPipeline(TakeoverMixin):
                 if added:
                     chain.append("account.flags", conversation.id, {"added": added})
                 if "wrong_party" in new_flags:  # raised only before identity is verified
-                    await self._retire_number(session, chain, account, conversation, now)
+                    await self._retire_number(session, chain, conversation, now)
                 conversation.state = state.model_dump(mode="json")
                 conversation.turn_count += 1
                 conversation.updated_at = now
@@ -424,21 +424,14 @@ class TurnPipeline(TakeoverMixin):
 
     @staticmethod
     async def _retire_number(
-        session: AsyncSession,
-        chain: AuditChain,
-        account: Account,
-        conversation: Conversation,
-        now: dt.datetime,
+        session: AsyncSession, chain: AuditChain, conversation: Conversation, now: dt.datetime
     ) -> None:
         """Someone for whom it is the wrong number answered a call, or a texted chat link:
         never use that number again for this debtor (agent/telephony/wrong_numbers.py)."""
-        number = await number_of_conversation(session, conversation)
-        debtor = await session.get(Debtor, account.debtor_id)
-        if number is not None and debtor is not None:
+        reached = await conversation_number(session, conversation)
+        if reached is not None:
             source = "call" if conversation.channel == "voice" else conversation.channel
-            await set_number_status(
-                session, chain, debtor, number, WRONG, now, source, conversation.id
-            )
+            await set_number_status(session, chain, *reached, WRONG, now, source, conversation.id)
 
     def _add_outbound(
         self,

@@ -25,12 +25,19 @@ from agent.assist.suggestions import Suggester
 from agent.assist.summary import summarize
 from agent.auth.deps import ActorDep, Principal, ReaderDep
 from agent.channels.chat import clean_text
+from agent.compliance.audit import AuditChain
 from agent.domain import ConversationState
-from agent.errors import NotFound
+from agent.errors import Conflict, NotFound
 from agent.services import Services
 from agent.store import repository
 from agent.store.database import utc
 from agent.store.models import Account, Conversation, Turn
+from agent.telephony.wrong_numbers import (
+    WRONG,
+    conversation_number,
+    number_body,
+    set_number_status,
+)
 
 router = APIRouter(prefix="/v1/assist", tags=["assist"])
 LIVE_LIMIT = 200
@@ -132,6 +139,7 @@ async def conversation_detail(
         turns = await repository.turns_of(session, conversation.id)
         state = ConversationState.model_validate(conversation.state)
         alerts = await alerts_for(session, conversation, state.flags)
+        reached = await conversation_number(session, conversation)
     return {
         "conversation_id": conversation.id,
         "session_id": conversation.session_id,
@@ -157,6 +165,7 @@ async def conversation_detail(
         ],
         "alerts": alerts,
         "wrapup": conversation.wrapup,
+        "number": None if reached is None else number_body(*reached),
     }
 
 
@@ -224,6 +233,34 @@ async def wrapup(
         conversation_id, body.code, body.summary, principal.username
     )
     return {"conversation_id": conversation_id, "wrapup": record}
+
+
+@router.post("/conversations/{conversation_id}/wrong-number")
+async def wrong_number(
+    conversation_id: str, principal: ActorDep, services: ServicesDep
+) -> dict[str, Any]:
+    """The person on this call (or texted link) is not the debtor and does not know them:
+    never use the number that reached them again for this debtor. The number itself is
+    not shown to the collector; lifting the mark is `POST /v1/accounts/{ref}/numbers`."""
+    async with services.store.write() as session:
+        conversation = await _owned(session, conversation_id, principal)
+        reached = await conversation_number(session, conversation)
+        if reached is None:
+            raise Conflict("no_number", "no number of the debtor's reached this conversation")
+        chain = await AuditChain.open(session)
+        changed = await set_number_status(
+            session,
+            chain,
+            *reached,
+            WRONG,
+            services.pipeline.clock(),
+            "agent",
+            conversation.id,
+            principal.username,
+        )
+        await chain.close()
+        body = number_body(*reached)
+    return {"conversation_id": conversation_id, "number": body, "changed": changed}
 
 
 @router.get("/conversations/{conversation_id}/summary")

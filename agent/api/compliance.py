@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 
 from agent.api.deps import ServicesDep
+from agent.auth.deps import ActorDep, ReaderDep
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import SETTABLE_FLAGS, active_flags, set_flags
 from agent.compliance.guard import Utterance
@@ -40,8 +41,12 @@ class FlagSet(BaseModel):
 
 
 @router.post("/v1/compliance/contact-check")
-async def contact_check(body: ContactCheck, services: ServicesDep) -> dict[str, object]:
+async def contact_check(
+    body: ContactCheck, principal: ReaderDep, services: ServicesDep
+) -> dict[str, object]:
     """May we contact this debtor now? Read-only: nothing is recorded."""
+    async with services.store.read() as session:
+        await repository.require_account(session, body.account_ref, principal.tenant)
     at = (body.at or services.pipeline.clock()).astimezone(dt.UTC)
     decision = await services.contacts.check(
         body.account_ref, body.channel, at, body.number, body.purpose
@@ -50,9 +55,11 @@ async def contact_check(body: ContactCheck, services: ServicesDep) -> dict[str, 
 
 
 @router.get("/v1/accounts/{account_ref}/flags")
-async def list_flags(account_ref: str, services: ServicesDep) -> dict[str, object]:
+async def list_flags(
+    account_ref: str, principal: ReaderDep, services: ServicesDep
+) -> dict[str, object]:
     async with services.store.read() as session:
-        found = await repository.require_account(session, account_ref)
+        found = await repository.require_account(session, account_ref, principal.tenant)
         flags = await active_flags(session, found[0].id, services.pipeline.clock())
     return {
         "account_ref": account_ref,
@@ -67,7 +74,9 @@ async def list_flags(account_ref: str, services: ServicesDep) -> dict[str, objec
 
 
 @router.post("/v1/accounts/{account_ref}/flags", status_code=201)
-async def add_flag(account_ref: str, body: FlagSet, services: ServicesDep) -> dict[str, object]:
+async def add_flag(
+    account_ref: str, body: FlagSet, principal: ActorDep, services: ServicesDep
+) -> dict[str, object]:
     if body.flag not in SETTABLE_FLAGS:
         raise InvalidInput(
             "unknown_flag", f"flag {body.flag!r} is not one of {sorted(SETTABLE_FLAGS)}"
@@ -75,7 +84,7 @@ async def add_flag(account_ref: str, body: FlagSet, services: ServicesDep) -> di
     now = services.pipeline.clock()
     async with services.store.write() as session:
         chain = await AuditChain.open(session)
-        found = await repository.require_account(session, account_ref)
+        found = await repository.require_account(session, account_ref, principal.tenant)
         added = await set_flags(
             session, found[0].id, [body.flag], now, "api", None, body.expires_at, body.details
         )
@@ -87,6 +96,7 @@ async def add_flag(account_ref: str, body: FlagSet, services: ServicesDep) -> di
                 "added": added,
                 "expires_at": body.expires_at.isoformat() if body.expires_at else None,
                 "source": "api",
+                "by": principal.username,
             },
         )
         await chain.close()
@@ -105,9 +115,11 @@ class GuardCheck(BaseModel):
 
 
 @router.post("/v1/compliance/guard-check")
-async def guard_check(body: GuardCheck, services: ServicesDep) -> dict[str, object]:
+async def guard_check(
+    body: GuardCheck, principal: ReaderDep, services: ServicesDep
+) -> dict[str, object]:
     async with services.store.read() as session:
-        found = await repository.require_account(session, body.account_ref)
+        found = await repository.require_account(session, body.account_ref, principal.tenant)
         account = found[0]
         flags = await active_flags(session, account.id, services.pipeline.clock())
     verdict = services.pipeline.guard.check(

@@ -72,6 +72,7 @@ EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/assist/conversations/{conversation_id}/takeover"): (409,),
     ("POST", "/v1/assist/conversations/{conversation_id}/handback"): (409,),
     ("POST", "/v1/assist/conversations/{conversation_id}/wrapup"): (409,),
+    ("POST", "/v1/assist/conversations/{conversation_id}/wrong-number"): (409,),  # no number
     # A status that does not allow the action; start/resume need the gateway (503).
     ("POST", "/v1/campaigns/{campaign_id}/start"): (409,),
     ("POST", "/v1/campaigns/{campaign_id}/pause"): (409,),

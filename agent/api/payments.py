@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from agent.api.deps import ServicesDep
+from agent.auth.deps import ReaderDep
 from agent.compliance.audit import AuditChain
 from agent.errors import InvalidInput, NotFound
 from agent.payments.links import payment_link
@@ -99,12 +100,13 @@ async def receive_payment(request: Request, services: ServicesDep) -> JSONRespon
 @router.get("/v1/accounts/{account_ref}/payment-link")
 async def get_payment_link(
     account_ref: str,
+    principal: ReaderDep,
     services: ServicesDep,
     amount: Annotated[Decimal | None, Query(gt=0, max_digits=14, decimal_places=2)] = None,
 ) -> dict[str, object]:
     """The tenant's payment link for this account (the balance unless `amount` is given)."""
     async with services.store.read() as session:
-        account, _ = await repository.require_account(session, account_ref)
+        account, _ = await repository.require_account(session, account_ref, principal.tenant)
     value = amount if amount is not None else Decimal(account.balance)
     url = payment_link(
         account.tenant,

@@ -22,10 +22,13 @@ async def account_with_debtor(
     return None if row is None else (row[0], row[1])
 
 
-async def require_account(session: AsyncSession, account_ref: str) -> tuple[Account, Debtor]:
-    """The account and its debtor, or `NotFound` (a 404 for API callers)."""
+async def require_account(
+    session: AsyncSession, account_ref: str, tenant: str | None = None
+) -> tuple[Account, Debtor]:
+    """The account and its debtor, or `NotFound` (a 404 for API callers). With `tenant`,
+    another tenant's account is not found either, so its existence is not revealed."""
     found = await account_with_debtor(session, account_ref)
-    if found is None:
+    if found is None or (tenant is not None and found[0].tenant != tenant):
         raise NotFound("account_not_found", f"no account {account_ref!r}")
     return found
 

@@ -55,10 +55,12 @@ async def set_number_status(
     at: dt.datetime,
     source: str,
     conversation_id: str | None = None,
+    by: str | None = None,
 ) -> bool:
     """Mark one of the debtor's numbers wrong or reachable again; True if that changed
-    anything, and then one audit event. A number that is not the debtor's changes
-    nothing (the caller decides whether that is an error)."""
+    anything, and then one audit event (with `by`, the person, when one did it). A number
+    that is not the debtor's changes nothing (the caller decides whether that is an
+    error)."""
     if number not in known_numbers(debtor) or (number in marked_wrong(debtor)) == (status == WRONG):
         return False
     kept = [e for e in debtor.wrong_numbers or [] if e["number"] != number]
@@ -76,9 +78,28 @@ async def set_number_status(
             "number_ending": number[-4:],  # which of the debtor's numbers, without the number
             "status": status,
             "source": source,
+            **({"by": by} if by else {}),
         },
     )
     return True
+
+
+async def conversation_number(
+    session: AsyncSession, conversation: Conversation
+) -> tuple[Debtor, str] | None:
+    """The debtor behind a conversation and the number that reached it, when that
+    number is one of the debtor's; else None (a plain chat, an anonymous caller)."""
+    number = await number_of_conversation(session, conversation)
+    account = await session.get(Account, conversation.account_id)
+    debtor = None if account is None else await session.get(Debtor, account.debtor_id)
+    if number is None or debtor is None or number not in known_numbers(debtor):
+        return None
+    return debtor, number
+
+
+def number_body(debtor: Debtor, number: str) -> dict[str, str]:
+    """How the panel shows a number: its last four digits and its status."""
+    return {"ending": number[-4:], "status": WRONG if number in marked_wrong(debtor) else REACHABLE}
 
 
 async def number_of_conversation(session: AsyncSession, conversation: Conversation) -> str | None:

@@ -16,6 +16,7 @@ from agent.app import create_app
 from agent.compliance.audit import verify_chain
 from agent.settings import Settings
 from agent.store.models import ContactAttempt
+from tests.assist.helpers import sign_in
 from tests.conftest import fixed_clock, http_client
 from tests.databases import DATABASES, fresh_database_url
 
@@ -84,6 +85,7 @@ async def test_outcomes_feed_the_cn_counters(app: FastAPI) -> None:
 
 async def test_flags_set_in_chat_are_honoured_by_outbound_contact(app: FastAPI) -> None:
     async with http_client(app) as client:
+        await sign_in(client, "agent@demo")
         session = (
             await client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"})
         ).json()
@@ -105,6 +107,7 @@ async def test_flags_set_in_chat_are_honoured_by_outbound_contact(app: FastAPI) 
 
 async def test_breathing_space_set_through_the_api(app: FastAPI) -> None:
     async with http_client(app) as client:
+        await sign_in(client, "agent@demo")
         response = await client.post(
             "/v1/accounts/DEMO-UK-001/flags",
             json={"flag": "breathing_space", "expires_at": "2027-01-31T00:00:00+00:00"},
@@ -125,6 +128,7 @@ async def test_breathing_space_set_through_the_api(app: FastAPI) -> None:
 
 async def test_uk_vulnerability_pauses_recovery(app: FastAPI) -> None:
     async with http_client(app) as client:
+        await sign_in(client, "agent@demo")
         session = (
             await client.post("/v1/chat/sessions", json={"account_ref": "DEMO-UK-001"})
         ).json()
@@ -152,6 +156,7 @@ async def test_uk_vulnerability_pauses_recovery(app: FastAPI) -> None:
 
 async def test_guard_check_for_text_a_human_types(app: FastAPI) -> None:
     async with http_client(app) as client:
+        await sign_in(client, "agent@demo")
 
         async def verdict(**body: object) -> dict[str, object]:
             response = await client.post("/v1/compliance/guard-check", json=body)

@@ -24,6 +24,7 @@ from agent.payments.signature import sign
 from agent.services import Services
 from agent.settings import Settings
 from agent.store.models import Account, Conversation, Payment, PromiseToPay
+from tests.assist.helpers import sign_in
 from tests.conftest import FIXED_NOW
 
 SECRET = "test-webhook-secret"
@@ -316,6 +317,7 @@ def test_payment_link_is_url_encoded() -> None:
 
 
 async def test_payment_link_endpoint(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await sign_in(client, "agent@demo")
     response = await client.get(f"/v1/accounts/{ACCOUNT}/payment-link", params={"amount": "200"})
     assert response.status_code == 200, response.text
     assert response.json()["url"] == f"https://pay.example.com/{ACCOUNT}?amount=200.00"

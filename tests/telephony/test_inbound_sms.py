@@ -4,6 +4,7 @@ account flags on every account of the debtor, signed like every Twilio webhook."
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,9 +14,19 @@ from sqlalchemy import select
 
 from agent.store.models import AuditEvent
 from agent.telephony.inbound_sms import keyword
+from tests.assist.helpers import sign_in
+from tests.conftest import http_client
 from tests.telephony.conftest import ACCOUNT_SID, CN_PHONE, OUR_NUMBER, US_PHONE, post_signed
 
 SMS = "/v1/telephony/twilio/sms"
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Signed in as an agent, to read and set flags; the webhooks need no sign-in."""
+    async with http_client(app) as signed_in:
+        await sign_in(signed_in, "agent@demo")
+        yield signed_in
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ from agent.errors import InvalidInput
 from agent.store.database import alembic_config, create_engine, migrate
 from agent.store.models import AuditEvent, Debtor
 from agent.telephony.lookup import debtor_numbers, known_numbers
-from tests.conftest import fixed_clock
+from tests.assist.helpers import sign_in
+from tests.conftest import fixed_clock, http_client
 from tests.databases import DATABASES, fresh_database_url
 from tests.telephony.conftest import (
     ACCOUNT_SID,
@@ -51,6 +52,14 @@ def _downgrade(connection: Connection, revision: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.downgrade(cfg, revision)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Signed in as an agent, to read and set numbers; the webhooks need no sign-in."""
+    async with http_client(app) as signed_in:
+        await sign_in(signed_in, "agent@demo")
+        yield signed_in
 
 
 @pytest.mark.parametrize("kind", DATABASES)
@@ -203,6 +212,20 @@ async def test_bad_requests_change_nothing(
     if code is not None:
         assert response.json()["error"]["code"] == code
     assert (await _statuses(client))[US_PHONE]["status"] == "reachable"
+    assert await _number_events(app) == []
+
+
+async def test_only_signed_in_staff_of_the_tenant_see_and_set_numbers(app: FastAPI) -> None:
+    mark = {"number": US_PHONE, "status": "wrong"}
+    async with http_client(app) as anyone:
+        assert (await anyone.get(NUMBERS)).status_code == 401
+        assert (await anyone.post(NUMBERS, json=mark)).status_code == 401
+        await sign_in(anyone, "auditor@demo")
+        assert (await anyone.get(NUMBERS)).status_code == 200
+        assert (await anyone.post(NUMBERS, json=mark)).status_code == 403
+        await sign_in(anyone, "agent@other")
+        assert (await anyone.get(NUMBERS)).status_code == 404
+        assert (await anyone.post(NUMBERS, json=mark)).status_code == 404
     assert await _number_events(app) == []
 
 

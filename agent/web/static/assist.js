@@ -67,6 +67,7 @@
     $("handback").addEventListener("click", function () {
       act("handback");
     });
+    $("wrong-number").addEventListener("click", markWrongNumber);
     $("compose").addEventListener("submit", onCompose);
     $("compose-text").addEventListener("keydown", function (e) {
       // Enter sends, Shift+Enter is a new line (as in most chat tools).
@@ -313,6 +314,30 @@
     $("handback").hidden = readOnly || !mine;
     $("compose").hidden = !me || me.role === "auditor" || detail.ended;
     $("suggestions").hidden = detail.ended;
+    renderNumber();
+  }
+
+  // The number that reached this conversation (a call, a texted link): shown by its last
+  // four digits; an agent can retire it when the person is not the debtor.
+  function renderNumber() {
+    var number = detail.number;
+    $("fact-number-row").hidden = !number;
+    $("fact-number").textContent = number ? "…" + number.ending + " (" + number.status + ")" : "";
+    $("wrong-number").hidden = !number || number.status !== "reachable" || !me || me.role === "auditor";
+  }
+
+  function markWrongNumber() {
+    var id = selected;
+    api("POST", "/v1/assist/conversations/" + encodeURIComponent(id) + "/wrong-number", {}).then(function (r) {
+      if (!r.ok) {
+        $("compose-error").textContent = errorText(r.data, "That did not work.");
+        return;
+      }
+      if (id !== selected) return;
+      detail.number = r.data.number;
+      renderNumber();
+      $("transcript").focus(); // the button is gone: keep the focus in the conversation
+    });
   }
 
   function renderSuggestions(suggestions) {

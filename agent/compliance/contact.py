@@ -98,14 +98,6 @@ class _Block:
     until: dt.datetime | None  # earliest time this check could pass; None = no known end
 
 
-def _e164(raw: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 def candidate_zones(subject: Subject, number: str | None, fallback: str) -> list[str]:
     zones: list[str] = []
     if subject.address_timezone:
@@ -196,7 +188,7 @@ class _Checker:
     def _wrong_number(self) -> Iterable[_Block]:
         # Whoever has this number told us it is not the debtor's: calling or texting it
         # again would only reach that third party again.
-        if self.number is not None and _e164(self.number) in self.subject.wrong_numbers:
+        if self.number in self.subject.wrong_numbers:
             yield _Block(RIGHT_PARTY_RULE, "number reported as not the debtor's", None)
 
     def _flags(self, at: dt.datetime) -> Iterable[_Block]:

@@ -19,7 +19,7 @@ from agent.store import repository
 from agent.store.database import utc
 from agent.store.models import Account, ContactAttempt, Debtor
 from agent.store.store import Store
-from agent.telephony.lookup import marked_wrong
+from agent.telephony.lookup import as_debtor_number, marked_wrong
 
 HISTORY_DAYS = 10  # longer than any cap's window
 
@@ -138,6 +138,10 @@ class ContactService:
             wrong_numbers=frozenset(marked_wrong(debtor)),
         )
         pack = self.packs.resolve(account.jurisdiction, account.region)
+        # The rules compare numbers in E.164, as the dialer stores them ("(212) 555-0142"
+        # from an API caller is the debtor's +12125550142).
+        if number is not None:
+            number = as_debtor_number(debtor, number) or number
         return may_contact(pack, subject, history, channel, at, number, purpose)
 
 

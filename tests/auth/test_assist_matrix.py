@@ -50,6 +50,8 @@ WRITES: dict[str, tuple[str, dict[str, Any] | None]] = {
     "takeover": (C + "/takeover", None),
     "handback": (C + "/handback", None),
     "wrapup": (C + "/wrapup", {"code": "callback", "summary": "Asked to be called back."}),
+    # The matrix's conversations are chats: past the role checks, no number to retire (409).
+    "wrong_number": (C + "/wrong-number", None),
 }
 
 
@@ -60,7 +62,7 @@ def expected(role: str, endpoint: str) -> int:
         return 200 if endpoint in ("list", "events") else 404
     if role == "auditor@demo":
         return 200 if endpoint in READS else 403
-    return 200
+    return 409 if endpoint == "wrong_number" else 200
 
 
 async def _conversation(client: httpx.AsyncClient) -> tuple[str, str]:

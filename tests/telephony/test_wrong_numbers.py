@@ -124,11 +124,12 @@ async def test_a_wrong_number_said_in_a_call_retires_the_number(
 
     entry = (await _statuses(client))[US_PHONE]
     assert entry["status"] == "wrong" and entry["source"] == "call"
-    check = await client.post(
-        "/v1/compliance/contact-check",
-        json={"account_ref": "DEMO-US-001", "channel": "call", "number": US_PHONE},
-    )
-    assert check.json()["allowed"] is False and "ALL-RPC" in check.json()["rules"]
+    for spelled in (US_PHONE, "(212) 555-0142"):
+        check = await client.post(
+            "/v1/compliance/contact-check",
+            json={"account_ref": "DEMO-US-001", "channel": "call", "number": spelled},
+        )
+        assert check.json()["allowed"] is False and "ALL-RPC" in check.json()["rules"]
     with pytest.raises(InvalidInput) as refused:  # the demo debtor has no other number
         await app.state.services.calls.create_outbound("DEMO-US-001")
     assert refused.value.code == "no_phone_number"

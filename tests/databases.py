@@ -6,6 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from alembic import command
+from sqlalchemy.engine import Connection
+
+from agent.store.database import alembic_config
 from agent.store.store import Store
 from bench.postgres import POSTGRES_URL as POSTGRES_URL
 from bench.postgres import fresh_postgres_url
@@ -30,3 +34,10 @@ async def open_store(kind: str, directory: Path) -> AsyncIterator[Store]:
             yield store
         finally:
             await store.close()
+
+
+def downgrade(connection: Connection, revision: str) -> None:
+    """Alembic's downgrade on an open connection (run it with `conn.run_sync`)."""
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)

@@ -6,18 +6,16 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import func, inspect, select, update
-from sqlalchemy.engine import Connection
 
 from agent.auth.keys import create_api_key, principal_for_key, revoke_api_keys
 from agent.auth.principal import Principal
 from agent.auth.sessions import close_session, open_session, session_for_token
 from agent.auth.users import authenticate
-from agent.store.database import alembic_config, migrate
+from agent.store.database import migrate
 from agent.store.models import User, WebSession
 from agent.store.seed import seed_demo
-from tests.databases import DATABASES, open_store
+from tests.databases import DATABASES, downgrade, open_store
 
 
 @pytest.mark.parametrize("kind", DATABASES)
@@ -52,17 +50,11 @@ async def test_users_sessions_and_keys(kind: str, tmp_path: Path) -> None:
         assert await principal_for_key(store, key) is None
 
 
-def _downgrade(connection: Connection, revision: str) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    command.downgrade(cfg, revision)
-
-
 @pytest.mark.parametrize("kind", DATABASES)
 async def test_migration_0003_downgrades_and_upgrades_again(kind: str, tmp_path: Path) -> None:
     async with open_store(kind, tmp_path) as store:
         async with store.engine.begin() as conn:
-            await conn.run_sync(_downgrade, "0002")
+            await conn.run_sync(downgrade, "0002")
             tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert not {"users", "api_keys", "web_sessions"} & tables
         await migrate(store.engine)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from twilio.request_validator import RequestValidator
 
+from agent.app import create_app
 from agent.settings import Settings
+from tests.conftest import fixed_clock
+from tests.databases import fresh_database_url
 
 TOKEN = "test-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -18,6 +24,15 @@ BASE = "http://test"
 US_PHONE = "+12125550142"
 CN_PHONE = "+8613800138000"
 OUR_NUMBER = "+18005550100"
+
+
+@contextlib.asynccontextmanager
+async def telephony_app(kind: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """An app with telephony settings on a fresh `kind` database, its lifespan started."""
+    async with fresh_database_url(kind, tmp_path) as url:
+        application = create_app(telephony_settings(tmp_path, database_url=url), clock=fixed_clock)
+        async with application.router.lifespan_context(application):
+            yield application
 
 
 def telephony_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -8,31 +8,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import Connection
 
-from agent.app import create_app
-from agent.store.database import alembic_config, create_engine, migrate
+from agent.store.database import create_engine, migrate
 from agent.store.models import Call, ContactAttempt, Conversation
-from tests.conftest import fixed_clock
-from tests.databases import DATABASES, fresh_database_url
-from tests.telephony.conftest import CN_PHONE, OUR_NUMBER, US_PHONE, telephony_settings
+from tests.databases import DATABASES, downgrade, fresh_database_url
+from tests.telephony.conftest import CN_PHONE, OUR_NUMBER, US_PHONE, telephony_app
 
 
 @pytest.fixture(params=DATABASES)
 async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    async with fresh_database_url(request.param, tmp_path) as url:
-        application = create_app(telephony_settings(tmp_path, database_url=url), clock=fixed_clock)
-        async with application.router.lifespan_context(application):
-            yield application
-
-
-def _downgrade(connection: Connection, revision: str) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    command.downgrade(cfg, revision)
+    async with telephony_app(request.param, tmp_path) as application:
+        yield application
 
 
 @pytest.mark.parametrize("kind", DATABASES)
@@ -48,7 +36,7 @@ async def test_the_calls_migration_goes_up_and_down(kind: str, tmp_path: Path) -
                 )
             assert {"call_sid", "account_id", "session_id", "answered_by", "duration_s"} <= columns
             async with engine.begin() as conn:
-                await conn.run_sync(_downgrade, "0001")
+                await conn.run_sync(downgrade, "0001")
             async with engine.connect() as conn:
                 tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
             assert "calls" not in tables and "accounts" in tables

@@ -13,26 +13,23 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import inspect, select
-from sqlalchemy.engine import Connection
 
-from agent.app import create_app
 from agent.errors import InvalidInput
-from agent.store.database import alembic_config, create_engine, migrate
+from agent.store.database import create_engine, migrate
 from agent.store.models import AuditEvent, Debtor
 from agent.telephony.lookup import debtor_numbers, known_numbers
 from tests.assist.helpers import sign_in
-from tests.conftest import fixed_clock, http_client
-from tests.databases import DATABASES, fresh_database_url
+from tests.conftest import http_client
+from tests.databases import DATABASES, downgrade, fresh_database_url
 from tests.telephony.conftest import (
     ACCOUNT_SID,
     OUR_NUMBER,
     US_PHONE,
     call_params,
     post_signed,
-    telephony_settings,
+    telephony_app,
     twiml,
 )
 
@@ -42,16 +39,8 @@ NUMBERS = "/v1/accounts/DEMO-US-001/numbers"
 
 @pytest.fixture(params=DATABASES)
 async def app(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FastAPI]:
-    async with fresh_database_url(request.param, tmp_path) as url:
-        application = create_app(telephony_settings(tmp_path, database_url=url), clock=fixed_clock)
-        async with application.router.lifespan_context(application):
-            yield application
-
-
-def _downgrade(connection: Connection, revision: str) -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = connection
-    command.downgrade(cfg, revision)
+    async with telephony_app(request.param, tmp_path) as application:
+        yield application
 
 
 @pytest.fixture
@@ -80,7 +69,7 @@ async def test_the_migration_adds_the_column_and_takes_it_away(kind: str, tmp_pa
             await migrate(engine)
             assert await has_column()
             async with engine.begin() as conn:
-                await conn.run_sync(_downgrade, "0006")
+                await conn.run_sync(downgrade, "0006")
             assert not await has_column()
         finally:
             await engine.dispose()

@@ -327,14 +327,8 @@
   }
 
   function markWrongNumber() {
-    var id = selected;
-    api("POST", "/v1/assist/conversations/" + encodeURIComponent(id) + "/wrong-number", {}).then(function (r) {
-      if (!r.ok) {
-        $("compose-error").textContent = errorText(r.data, "That did not work.");
-        return;
-      }
-      if (id !== selected) return;
-      detail.number = r.data.number;
+    postAction("wrong-number", function (data) {
+      detail.number = data.number;
       renderNumber();
       $("transcript").focus(); // the button is gone: keep the focus in the conversation
     });
@@ -381,18 +375,25 @@
     });
   }
 
-  function act(action) {
+  // POST an action on the selected conversation; `done` gets the answer if that
+  // conversation is still the selected one when it arrives.
+  function postAction(action, done) {
     var id = selected;
     api("POST", "/v1/assist/conversations/" + encodeURIComponent(id) + "/" + action, {}).then(function (r) {
       if (!r.ok) {
         $("compose-error").textContent = errorText(r.data, "That did not work.");
         return;
       }
-      if (id !== selected) return;
-      detail.controlled_by = r.data.controlled_by;
+      if (id === selected) done(r.data, id);
+    });
+  }
+
+  function act(action) {
+    postAction(action, function (data, id) {
+      detail.controlled_by = data.controlled_by;
       renderControl();
       var entry = conversations.get(id);
-      if (entry) entry.controlled_by = r.data.controlled_by;
+      if (entry) entry.controlled_by = data.controlled_by;
       renderList();
       (action === "takeover" ? $("compose-text") : $("takeover")).focus();
     });

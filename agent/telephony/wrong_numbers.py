@@ -61,7 +61,8 @@ async def set_number_status(
     anything, and then one audit event (with `by`, the person, when one did it). A number
     that is not the debtor's changes nothing (the caller decides whether that is an
     error)."""
-    if number not in known_numbers(debtor) or (number in marked_wrong(debtor)) == (status == WRONG):
+    already = (number in marked_wrong(debtor)) == (status == WRONG)
+    if already or number not in known_numbers(debtor):
         return False
     kept = [e for e in debtor.wrong_numbers or [] if e["number"] != number]
     if status == WRONG:
@@ -89,7 +90,7 @@ async def conversation_number(
 ) -> tuple[Debtor, str] | None:
     """The debtor behind a conversation and the number that reached it, when that
     number is one of the debtor's; else None (a plain chat, an anonymous caller)."""
-    number = await number_of_conversation(session, conversation)
+    number = await _number_of(session, conversation)
     account = await session.get(Account, conversation.account_id)
     debtor = None if account is None else await session.get(Debtor, account.debtor_id)
     if number is None or debtor is None or number not in known_numbers(debtor):
@@ -102,7 +103,7 @@ def number_body(debtor: Debtor, number: str) -> dict[str, str]:
     return {"ending": number[-4:], "status": WRONG if number in marked_wrong(debtor) else REACHABLE}
 
 
-async def number_of_conversation(session: AsyncSession, conversation: Conversation) -> str | None:
+async def _number_of(session: AsyncSession, conversation: Conversation) -> str | None:
     """The number that reached whoever is in this conversation: the debtor's side of its
     call (the number dialled, or the caller's), or, for a chat opened from a campaign's
     texted link, the number the link was last texted to; None for any other chat."""

@@ -43,10 +43,13 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                 services, settings.audiosocket_host, settings.audiosocket_port
             )
             await audiosocket.start()
-        # The embedded dialer; with AGENT_DIALER=procrastinate `agent worker` dials.
+        # The embedded dialer; with AGENT_DIALER=procrastinate `agent worker` dials and
+        # reconciles, with `off` this process still reconciles the calls it placed.
         dialer = None
-        if settings.dialer == "local":
-            dialer = LocalDialer(services.dialing, settings.dialer_tick_s)
+        if settings.dialer != "procrastinate":
+            dialer = LocalDialer(
+                services.dialing, settings.dialer_tick_s, campaigns=settings.dialer == "local"
+            )
             dialer.start()
         app.state.dialer = dialer
         log_event(log, "service_started", database=services.store.engine.dialect.name)

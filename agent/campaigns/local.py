@@ -3,7 +3,9 @@ round that settles calls whose final status never arrived (agent/telephony/recon
 
 For the default single-process service (SQLite or PostgreSQL, no worker to run). One
 attempt per debtor at a time in this process (a lock per debtor); across processes
-the distributed mode (agent/campaigns/worker.py) takes over."""
+the distributed mode (agent/campaigns/worker.py) takes over. With `AGENT_DIALER=off`
+only the reconcile round runs: calls placed through `POST /v1/calls` can lose their
+final callback too."""
 
 from __future__ import annotations
 
@@ -20,16 +22,26 @@ log = logging.getLogger("agent.campaigns.local")
 
 
 class LocalDialer:
-    def __init__(self, engine: CampaignEngine, tick_s: float) -> None:
+    def __init__(
+        self,
+        engine: CampaignEngine,
+        tick_s: float,
+        *,
+        campaigns: bool = True,
+        reconcile_every_s: float = ROUND_EVERY_S,
+    ) -> None:
         self.engine = engine
         self.tick_s = tick_s
+        self.campaigns = campaigns
+        self.reconcile_every_s = reconcile_every_s
         self._task: asyncio.Task[None] | None = None
         self._reconciler: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[str]] = set()
         self._locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="campaign-dialer")
+        if self.campaigns:
+            self._task = asyncio.create_task(self._loop(), name="campaign-dialer")
         self._reconciler = asyncio.create_task(self._reconcile_loop(), name="call-reconciler")
 
     async def close(self) -> None:
@@ -71,7 +83,7 @@ class LocalDialer:
 
     async def _reconcile_loop(self) -> None:
         while True:
-            await asyncio.sleep(ROUND_EVERY_S)
+            await asyncio.sleep(self.reconcile_every_s)
             try:
                 await reconcile_calls(self.engine.calls, self.engine.settings)
             except Exception as exc:  # the store may be down; try again next round

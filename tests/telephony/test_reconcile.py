@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from agent.app import create_app
+from agent.campaigns.local import LocalDialer
 from agent.campaigns.worker import RECONCILE_TASK, build_app
 from agent.compliance.audit import verify_chain
 from agent.compliance.contact import ONE_CALL_RULE
@@ -64,7 +66,8 @@ def twilio() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 async def world(tmp_path: Path, twilio: FakeTwilio) -> AsyncIterator[World]:
-    # No embedded dialer: the test runs each round itself.
+    # Campaign dialing off: the test runs each round itself (the service's own round comes
+    # only once a minute).
     settings = telephony_settings(tmp_path, twilio_api_base=twilio.base_url, dialer="off")
     clock = Clock(FIXED_NOW)
     app = create_app(settings, clock=clock)
@@ -198,6 +201,28 @@ async def test_final_calls_and_calls_without_a_twilio_sid_are_never_looked_up(
     assert await world.reconcile() == []
     assert world.twilio.lookups == []
     assert (await world.calls.get(ended.id)).status == "completed"
+
+
+async def test_with_campaign_dialing_off_the_service_still_reconciles(world: World) -> None:
+    embedded = world.app.state.dialer
+    assert embedded is not None and embedded.campaigns is False
+    call = await world.dial()
+    world.twilio.call_states[CALL_SID] = {"status": "busy", "answered_by": None, "duration": "0"}
+    world.clock.advance(seconds=RECHECK_AFTER.total_seconds() + 1)
+    # The same dialer, with a short round, so the test need not wait a minute.
+    dialer = LocalDialer(
+        world.app.state.services.dialing, 1.0, campaigns=False, reconcile_every_s=0.05
+    )
+    dialer.start()
+    try:
+        for _ in range(200):
+            if (await world.calls.get(call.id)).status == "busy":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await dialer.close()
+    assert (await world.calls.get(call.id)).status == "busy"
+    assert (await world.attempt()).outcome == "busy"
 
 
 def test_the_worker_runs_a_reconcile_round_every_minute(tmp_path: Path) -> None:

@@ -91,9 +91,11 @@ async def conversation_number(
     """The debtor behind a conversation and the number that reached it, when that
     number is one of the debtor's; else None (a plain chat, an anonymous caller)."""
     number = await _number_of(session, conversation)
+    if number is None:  # most conversations are plain chats: no more queries for them
+        return None
     account = await session.get(Account, conversation.account_id)
     debtor = None if account is None else await session.get(Debtor, account.debtor_id)
-    if number is None or debtor is None or number not in known_numbers(debtor):
+    if debtor is None or number not in known_numbers(debtor):
         return None
     return debtor, number
 

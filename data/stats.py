@@ -8,6 +8,7 @@ test alone) and exits non-zero when a minimum is violated:
 - every intent >= 12 examples per language in test
 - no text shared between train and test after normalisation
   (lowercase, punctuation and whitespace removed), no duplicate ids
+- no seed group (a seed and its variants) in both train and test
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def check(train: list[dict[str, Any]], test: list[dict[str, Any]]) -> list[str]:
     problems += [f"near-duplicate text {k!r}" for k, n in keys.items() if n > 1]
     overlap = {norm(r["text"]) for r in train} & {norm(r["text"]) for r in test}
     problems += [f"train/test overlap {k!r}" for k in sorted(overlap)]
+    shared = {r["group"] for r in train} & {r["group"] for r in test}
+    problems += [f"seed group in train and test {g!r}" for g in sorted(shared)]
     for lang in LANGS:
         rows = [r for r in both if r["language"] == lang]
         trows = [r for r in test if r["language"] == lang]

@@ -6,12 +6,13 @@ import dataclasses
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
 from agent.domain import Emotion, Intent
-from agent.nlp.model import ClassifierNet
+from agent.nlp.model import INTENTS, ClassifierNet
 from agent.nlp.train import (
     Objective,
     Row,
@@ -20,6 +21,7 @@ from agent.nlp.train import (
     _optimizer,
     _targets,
     fine_tune,
+    fit_thresholds,
     probe_heads,
 )
 
@@ -143,3 +145,25 @@ def test_fine_tuning_with_a_probe_first_differs_from_without() -> None:
         fine_tune(net, IDS, ROWS, 0, config, progress=False)
         nets[probe] = net
     assert not torch.equal(nets[0].emotion.weight, nets[1].emotion.weight)
+
+
+def test_only_critical_intents_get_a_fitted_threshold_and_never_above_half() -> None:
+    # 20 held-out rows: cease_contact on the first 10, hardship on the first 10 too.
+    rows = [
+        Row(f"r{i}", "en", Emotion.calm, frozenset({Intent.cease_contact, Intent.hardship}))
+        if i < 10
+        else Row(f"r{i}", "en", Emotion.calm, frozenset())
+        for i in range(20)
+    ]
+    probs = np.full((20, len(INTENTS)), 0.05)
+    cease, hardship = INTENTS.index(Intent.cease_contact), INTENTS.index(Intent.hardship)
+    # cease: true rows score 0.3 (0.5 would miss them all); hardship: true rows 0.95,
+    # false rows 0.7, so the held-out F1-best threshold would be 0.75, yet 0.5 is kept
+    probs[:10, cease] = 0.3
+    probs[:10, hardship], probs[10:, hardship] = 0.95, 0.7
+    thresholds = fit_thresholds(probs, rows)
+    assert thresholds[Intent.cease_contact.value] == 0.3
+    assert thresholds[Intent.hardship.value] == 0.5
+    assert set(thresholds) == {i.value for i in INTENTS}
+    probs[:10, cease] = 0.9  # separable far above 0.5: the threshold stays at 0.5
+    assert fit_thresholds(probs, rows)[Intent.cease_contact.value] == 0.5

@@ -88,7 +88,8 @@ def model_card(meta: ModelMeta, combined: Evaluation, test_path: Path) -> str:
 **What it is.** One transformers encoder with two heads, fine-tuned for debt-collection
 conversations in English and Mandarin: `emotion` (softmax over calm, positive, confused,
 angry, distressed; calibrated by temperature scaling, T = {meta.temperature}) and `intents`
-(18 sigmoid outputs with per-intent thresholds). Mean pooling over tokens.
+(18 sigmoid outputs, each at 0.5 but the critical intents, whose thresholds are the
+held-out F2 best at or under 0.5). Mean pooling over tokens.
 Served by `agent.nlp.classifier.ModelAnalyzer`, which adds the lexicon's critical intents
 (cease_contact, attorney, bankruptcy, vulnerability, dispute) and these held-out-chosen
 ones: {", ".join(meta.lexicon_union) or "none"}.

@@ -7,7 +7,7 @@ row starts at the mean embedding of its English glosses); fine-tune encoder and 
 (length-bucketed batches, AdamW (optionally with layer-wise learning-rate decay), linear
 warm-up and decay, float32 or bfloat16 autocast, class-weighted label-smoothed cross-entropy
 for emotion plus binary cross-entropy for intents); then on the held-out split fit the
-emotion temperature, the per-intent thresholds and which lexicon intents to union in;
+emotion temperature, the critical intents' thresholds and which lexicon intents to union in;
 score data/test.jsonl (report, confusion matrix, fp32 vs int8) and write the model card.
 The model is written to a temporary sibling directory and moved into place at the end.
 """

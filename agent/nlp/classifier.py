@@ -97,7 +97,8 @@ def predict(
     chunk: int = CHUNK,
     lanes: Executor | None = None,
 ) -> list[ModelOutput]:
-    """One forward pass per chunk of length-sorted texts; results in input order.
+    """One forward pass per chunk of length-sorted texts (in int8, per text); results in
+    input order.
 
     With `lanes`, the chunks' passes run concurrently on its threads (torch releases the
     GIL inside each operation).
@@ -110,14 +111,19 @@ def predict(
     results: list[ModelOutput | None] = [None] * len(ids)
     temperature = model.meta.temperature
 
+    # int8 quantises a pass's activations by their own range, so there each text is its own
+    # pass: its result never depends on its neighbours (int8_graph.py).
+    alone = model.precision == "int8"
+
     def run(rows: list[int]) -> None:
-        with torch.inference_mode():  # thread-local: entered on the lane's thread
-            input_ids, mask = pad([ids[i] for i in rows], pad_id)
-            emotion_logits, intent_logits = model.net(input_ids, mask)
-            emotion = torch.softmax(emotion_logits.float() / temperature, dim=-1).tolist()
-            intents = torch.sigmoid(intent_logits.float()).tolist()
-        for row, e, i in zip(rows, emotion, intents, strict=True):
-            results[row] = ModelOutput(tuple(e), tuple(i))
+        for members in [[row] for row in rows] if alone else [rows]:
+            with torch.inference_mode():  # thread-local: entered on the lane's thread
+                input_ids, mask = pad([ids[i] for i in members], pad_id)
+                emotion_logits, intent_logits = model.net(input_ids, mask)
+                emotion = torch.softmax(emotion_logits.float() / temperature, dim=-1).tolist()
+                intents = torch.sigmoid(intent_logits.float()).tolist()
+            for row, e, i in zip(members, emotion, intents, strict=True):
+                results[row] = ModelOutput(tuple(e), tuple(i))
 
     groups = [order[start : start + chunk] for start in range(0, len(order), chunk)]
     if lanes is not None and len(groups) > 1:
@@ -363,21 +369,18 @@ def ensure_model(settings: Settings, *, progress: bool = True) -> Path:
     return directory
 
 
-def load_model_analyzer(settings: Settings, *, quantize: bool | None = None) -> ModelAnalyzer:
+def load_model_analyzer(settings: Settings) -> ModelAnalyzer:
     """A new analyzer over the built model (trained first if missing)."""
     torch.set_num_threads(settings.torch_threads)
     directory = ensure_model(settings)
     started = time.perf_counter()
-    quantized = settings.classifier_quantize if quantize is None else quantize
-    # bfloat16 where the CPU has native bf16 dot products (same labels on the test split,
-    # README "Classifier"), else float32; AGENT_CLASSIFIER_PRECISION overrides it.
-    precision = settings.classifier_precision
-    model = load_model(directory, quantized=quantized, precision=precision)
+    # `auto`: the int8 ONNX graph (README "Classifier": faster on every CPU measured, same
+    # accuracy); AGENT_CLASSIFIER_PRECISION=float32/bfloat16 serves the torch forward.
+    model = load_model(directory, precision=settings.classifier_precision)
     log_event(
         log,
         "classifier_loaded",
         model_dir=str(directory),
-        quantized=quantized,
         precision=model.precision,
         threads=settings.torch_threads,
         seconds=round(time.perf_counter() - started, 2),
@@ -391,7 +394,6 @@ def shared_model_analyzer(settings: Settings) -> ModelAnalyzer:
     """One analyzer per model directory and options, per process (models load once)."""
     key = (
         settings.model_dir.resolve(),
-        settings.classifier_quantize,
         settings.classifier_precision,
         settings.torch_threads,
         settings.classifier_max_batch,

@@ -6,6 +6,7 @@ model is a directory (`AGENT_MODEL_DIR`):
 
     encoder/              the fine-tuned encoder and its (extended) tokenizer, save_pretrained
     heads.safetensors     emotion.{weight,bias}, intents.{weight,bias}
+    classifier.int8.onnx  the same network as an int8 ONNX graph (`int8_graph`), served by default
     classifier.json       labels, temperature, thresholds, max length, provenance, metrics
     MODEL_CARD.md, evaluation/   written by `agent train`
 
@@ -15,12 +16,10 @@ Nothing is ever downloaded: every load is `local_files_only` with the hub offlin
 
 from __future__ import annotations
 
-import copy
 import functools
 import importlib.util
 import json
 import os
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from transformers.utils import logging as hf_logging
 from agent.domain import Emotion, Intent
 from agent.nlp.fast_encoder import FastBertEncoder
 from agent.nlp.fast_encoder import supports as supports_fast
+from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph
 
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
@@ -251,25 +251,11 @@ def save_model(
     (directory / META_FILE).write_text(meta.to_json(), encoding="utf-8")
 
 
-def quantize(net: ClassifierNet) -> ClassifierNet:
-    """A dynamic-int8 copy: the encoder's Linear layers get int8 weights (per output
-    channel) and activations quantised per batch; the small heads stay fp32."""
-    quantized = copy.deepcopy(net)
-    with warnings.catch_warnings():
-        # torch.ao.quantization announces its move to torchao; the eager API still works.
-        warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated")
-        warnings.filterwarnings("ignore", message=r".*torch\.quantize_per_.*deprecated")
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        quantized.encoder = quantize_dynamic(  # type: ignore[no-untyped-call]
-            quantized.encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
-        )
-    return quantized
-
-
-# Encoder precisions for inference. `auto` is bfloat16 where the CPU multiplies bfloat16
-# natively, else float32 (see `serving_precision`).
-PRECISIONS = ("auto", "float32", "bfloat16")
+# Precisions for inference. `int8` is the int8 ONNX graph (`int8_graph`, written by `agent
+# train`); `float32` and `bfloat16` are the torch forward. `auto` is int8 where the model
+# directory has the graph, else the torch float precision `serving_precision` picks.
+PRECISIONS = ("auto", "int8", "float32", "bfloat16")
+FLOAT_PRECISIONS = ("auto", "float32", "bfloat16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 dot products: oneDNN then runs
 # bfloat16 matmuls at about twice the float32 rate and reads half the weight bytes.
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
@@ -289,9 +275,9 @@ def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def serving_precision(setting: str = "auto") -> str:
-    """`float32` or `bfloat16`: the setting, with `auto` resolved for this CPU."""
-    if setting not in PRECISIONS:
-        raise ValueError(f"unknown precision {setting!r}; expected one of {PRECISIONS}")
+    """`float32` or `bfloat16` (torch): the setting, with `auto` resolved for this CPU."""
+    if setting not in FLOAT_PRECISIONS:
+        raise ValueError(f"unknown precision {setting!r}; expected one of {FLOAT_PRECISIONS}")
     if setting == "auto":
         return "bfloat16" if native_bf16() else "float32"
     return setting
@@ -299,12 +285,11 @@ def serving_precision(setting: str = "auto") -> str:
 
 @dataclass
 class LoadedModel:
-    net: ClassifierNet
+    net: ClassifierNet | Int8Graph  # both: (input_ids, attention_mask) -> (logits, logits)
     tokenizer: PreTrainedTokenizerBase
     meta: ModelMeta
     directory: Path
-    quantized: bool = False
-    precision: str = "float32"  # of the encoder: float32, bfloat16 or int8 (dynamic)
+    precision: str = "float32"  # float32 or bfloat16 (torch), or int8 (the ONNX graph)
 
 
 def for_inference(net: ClassifierNet, precision: str, *, fast: bool = True) -> ClassifierNet:
@@ -323,15 +308,19 @@ def for_inference(net: ClassifierNet, precision: str, *, fast: bool = True) -> C
     return net
 
 
-def load_model(
-    directory: Path, *, quantized: bool = False, precision: str = "float32"
-) -> LoadedModel:
-    """Loads a built model for inference (eval mode; dynamic int8 if `quantized`, which
-    then wins over `precision`; else the encoder in `precision`, `auto` resolved here)."""
+def load_model(directory: Path, *, precision: str = "float32") -> LoadedModel:
+    """Loads a built model for inference: the int8 ONNX graph, or the torch net (eval
+    mode) in float32 or bfloat16; `auto` resolved here (see `PRECISIONS`)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     if not is_built(directory):
         raise FileNotFoundError(f"no built classifier in {directory} (run `agent train`)")
     meta = ModelMeta.read(directory / META_FILE)
     tokenizer = load_tokenizer(directory / ENCODER_DIR)
+    graph = directory / GRAPH_FILE
+    if precision == "int8" or (precision == "auto" and graph.is_file()):
+        # The graph carries its own weights: the torch encoder is not loaded at all.
+        return LoadedModel(Int8Graph(graph), tokenizer, meta, directory, precision="int8")
     net = ClassifierNet(load_encoder(directory / ENCODER_DIR))
     heads = load_file(str(directory / HEADS_FILE))
     for name in ("emotion", "intents"):
@@ -340,10 +329,6 @@ def load_model(
         head.load_state_dict(
             {key[len(prefix) :]: value for key, value in heads.items() if key.startswith(prefix)}
         )
-    if quantized:
-        # int8 swaps the encoder's Linear modules, which the lean forward bypasses.
-        net = quantize(for_inference(net, "float32", fast=False)).eval()
-        return LoadedModel(net, tokenizer, meta, directory, quantized=True, precision="int8")
     resolved = serving_precision(precision)
     net = for_inference(net, resolved)
     return LoadedModel(net, tokenizer, meta, directory, precision=resolved)

@@ -34,7 +34,7 @@ def _metrics_table(m: dict[str, Any]) -> str:
         )
     q = m["int8"]
     rows.append(
-        f"| analyzer (dynamic int8) | {q['emotion_macro_f1']:.3f} | "
+        f"| analyzer (int8 ONNX graph, served by default) | {q['emotion_macro_f1']:.3f} | "
         f"| {q['intent_micro_f1']:.3f} | |"
     )
     return "\n".join(rows)
@@ -126,7 +126,7 @@ everything (with calibration and evaluation) {t["total_seconds"]} s. Created {t[
 
 By language: {json.dumps(m["analyzer"]["by_language"])}.
 Recall of the critical intents (analyzer): {_critical_recall(m)}.
-int8 and fp32 agree on the emotion of {agreement:.1%} of the test rows.
+The int8 graph and float32 agree on the emotion of {agreement:.1%} of the test rows.
 Per-label figures and the confusion matrix: `evaluation/report.md`, `evaluation/{CONFUSION_PNG}`.
 
 **Limits.** The test split comes from the same writers and generator as the training

@@ -8,7 +8,8 @@ row starts at the mean embedding of its English glosses); fine-tune encoder and 
 warm-up and decay, float32 or bfloat16 autocast, class-weighted label-smoothed cross-entropy
 for emotion plus binary cross-entropy for intents); then on the held-out split fit the
 emotion temperature, the critical intents' thresholds and which lexicon intents to union in;
-score data/test.jsonl (report, confusion matrix, fp32 vs int8) and write the model card.
+write the int8 ONNX graph (`int8_graph`); score data/test.jsonl (report, confusion
+matrix, torch float32 vs the int8 graph) and write the model card.
 The model is written to a temporary sibling directory and moved into place at the end.
 """
 
@@ -26,6 +27,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from agent.nlp.classifier import (
 )
 from agent.nlp.codeswitch import Dictionary, switch
 from agent.nlp.evaluation import Report, multi_label_report, single_label_report
+from agent.nlp.int8_graph import Int8Graph, write_int8_graph
 from agent.nlp.lexicon import LexiconResult, scan
 from agent.nlp.model import (
     EMOTIONS,
@@ -62,7 +65,6 @@ from agent.nlp.model import (
     load_encoder,
     load_tokenizer,
     pad,
-    quantize,
     resolve_base_model,
     save_model,
     serving_precision,
@@ -503,9 +505,12 @@ def evaluate_rows(
     *,
     combined: bool = True,
     lexicons: Sequence[LexiconResult] | None = None,
+    outputs: Sequence[ModelOutput] | None = None,
 ) -> Evaluation:
-    """Scores the model (with the lexicon combination the analyzer applies, if `combined`)."""
-    outputs = predict(model, [r.text for r in rows])
+    """Scores the model (with the lexicon combination the analyzer applies, if `combined`);
+    `outputs` are the model's for `rows` if the caller has them already."""
+    if outputs is None:
+        outputs = predict(model, [r.text for r in rows])
     lexicons = lexicons or [scan(r.text, language_for(r.text, "en-US")) for r in rows]
     empty = LexiconResult(
         frozenset(), frozenset(), {e: (1.0 if e is Emotion.calm else 0.0) for e in Emotion}
@@ -616,10 +621,20 @@ def train_classifier(
             )
 
         test_lexicons = [scan(r.text, language_for(r.text, "en-US")) for r in test_rows]
-        combined = evaluate_rows(model, test_rows, lexicons=test_lexicons)
-        model_only = evaluate_rows(model, test_rows, combined=False, lexicons=test_lexicons)
-        int8 = LoadedModel(quantize(net).eval(), tokenizer, meta, staging, quantized=True)
-        quantized = evaluate_rows(int8, test_rows, lexicons=test_lexicons)
+        test_texts = [r.text for r in test_rows]
+        test_outputs = predict(model, test_texts)
+        combined = evaluate_rows(model, test_rows, lexicons=test_lexicons, outputs=test_outputs)
+        model_only = evaluate_rows(
+            model, test_rows, combined=False, lexicons=test_lexicons, outputs=test_outputs
+        )
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        graph = write_int8_graph(net, tokenizer, config.max_length, staging)
+        int8 = LoadedModel(Int8Graph(graph), tokenizer, meta, staging, precision="int8")
+        with ThreadPoolExecutor(config.threads) as lanes:  # int8 runs one text per pass
+            int8_outputs = predict(int8, test_texts, lanes=lanes)
+        quantized = evaluate_rows(int8, test_rows, lexicons=test_lexicons, outputs=int8_outputs)
         agreement = sum(
             a == b
             for a, b in zip(combined.predicted_emotions, quantized.predicted_emotions, strict=True)
@@ -654,8 +669,6 @@ def train_classifier(
                 "emotion_agreement_with_fp32": round(agreement / max(1, len(test_rows)), 4),
             },
         }
-        if staging.exists():
-            shutil.rmtree(staging)
         save_model(staging, net, tokenizer, meta)
         write_reports(staging, meta, combined, model_only, test_path)
         if out_dir.exists():

@@ -1,0 +1,158 @@
+"""The int8 ONNX graph (agent/nlp/int8_graph.py): written by training, served by default,
+faithful to float32, and the same answer for a text whatever shares its pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import onnxruntime
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from agent.nlp import classifier
+from agent.nlp.classifier import ensure_model
+from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph, export_float_graph, write_int8_graph
+from agent.nlp.model import EMOTIONS, ClassifierNet, LoadedModel, load_model
+from agent.nlp.train import read_rows
+from agent.settings import PROJECT_ROOT, Settings
+
+TEST_ROWS = read_rows(PROJECT_ROOT / "data" / "test.jsonl")
+
+
+@pytest.fixture(scope="module")
+def model_dir() -> Path:
+    return ensure_model(Settings(analyzer="model"))
+
+
+@pytest.fixture(scope="module")
+def int8(model_dir: Path) -> LoadedModel:
+    return load_model(model_dir, precision="int8")
+
+
+def _top(emotion: tuple[float, ...]) -> int:
+    return max(range(len(EMOTIONS)), key=emotion.__getitem__)
+
+
+def test_auto_serves_the_graph_and_skips_the_torch_encoder(model_dir: Path) -> None:
+    model = load_model(model_dir, precision="auto")
+    assert model.precision == "int8" and isinstance(model.net, Int8Graph)
+
+
+def test_auto_falls_back_to_torch_for_a_model_without_the_graph(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    for entry in model_dir.iterdir():  # a model built before the graph existed
+        if entry.name != GRAPH_FILE:
+            (tmp_path / entry.name).symlink_to(entry)
+    model = load_model(tmp_path, precision="auto")
+    assert model.precision in ("float32", "bfloat16") and isinstance(model.net, ClassifierNet)
+    with pytest.raises(FileNotFoundError, match="agent train"):
+        load_model(tmp_path, precision="int8")
+    with pytest.raises(ValueError, match="unknown precision"):
+        load_model(model_dir, precision="fp8")
+
+
+def test_int8_agrees_with_float32_on_the_test_split(model_dir: Path, int8: LoadedModel) -> None:
+    rows = TEST_ROWS[::3]
+    texts = [row.text for row in rows]
+    fp32 = classifier.predict(load_model(model_dir, precision="float32"), texts)
+    got = classifier.predict(int8, texts)
+    thresholds = int8.meta.thresholds
+    same_emotion = sum(_top(a.emotion) == _top(b.emotion) for a, b in zip(fp32, got, strict=True))
+    same_intents = sum(
+        [p >= thresholds.get(n, 0.5) for n, p in zip(int8.meta.intents, a.intents, strict=True)]
+        == [p >= thresholds.get(n, 0.5) for n, p in zip(int8.meta.intents, b.intents, strict=True)]
+        for a, b in zip(fp32, got, strict=True)
+    )
+    assert same_emotion / len(rows) >= 0.95, f"{same_emotion}/{len(rows)}"
+    assert same_intents / len(rows) >= 0.95, f"{same_intents}/{len(rows)}"
+
+
+def test_a_texts_result_does_not_depend_on_what_shares_its_call(int8: LoadedModel) -> None:
+    texts = [row.text for row in TEST_ROWS[:48]]
+    alone = [classifier.predict(int8, [text])[0] for text in texts]
+    assert classifier.predict(int8, texts) == alone
+    assert classifier.predict(int8, texts[::-1]) == alone[::-1]
+
+
+def test_one_pass_over_many_texts_would_mix_their_scales(int8: LoadedModel) -> None:
+    """Why `predict` runs one text per pass in int8: a shared pass quantises all its rows
+    with one activation range, so rows come out differently than alone. If ONNX Runtime
+    ever quantises per row, this fails and the per-text passes can go."""
+    from agent.nlp.model import encode, pad
+
+    ids = encode(int8.tokenizer, [row.text for row in TEST_ROWS[:32]], int8.meta.max_length)
+    together, _ = int8.net(*pad(ids, int8.tokenizer.pad_token_id or 0))
+    alone = torch.cat([int8.net(*pad([row], 0))[0] for row in ids])
+    assert not torch.allclose(together, alone, atol=1e-4)
+
+
+def _tiny_net() -> ClassifierNet:
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=120,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=40,
+    )
+    return ClassifierNet(BertModel(config)).eval()
+
+
+class _Tokenizer:
+    """Just what `write_int8_graph` asks of a tokenizer."""
+
+    pad_token_id = 0
+
+    def __call__(self, texts: list[str], **_: object) -> dict[str, list[list[int]]]:
+        return {"input_ids": [[1 + ord(c) % 100 for c in text][:12] for text in texts]}
+
+
+def test_the_exported_graph_is_the_network_and_the_int8_graph_is_reproducible(
+    tmp_path: Path,
+) -> None:
+    net = _tiny_net()
+    tokenizer = _Tokenizer()
+    ids = torch.tensor([[5, 17, 42, 9, 3, 77, 0, 0], [8, 8, 1, 2, 0, 0, 0, 0]])
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        expected = net(ids, mask)
+    exported = export_float_graph(net, tokenizer, 16, tmp_path / "float.onnx")  # type: ignore[arg-type]
+    session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
+    for want, have in zip(expected, got, strict=True):  # other lengths than the example's
+        assert torch.allclose(torch.from_numpy(have), want, atol=1e-5)
+    assert net.fast is None and not net.training  # the net is left as it was
+
+    first = write_int8_graph(net, tokenizer, 16, tmp_path / "a")  # type: ignore[arg-type]
+    second = write_int8_graph(net, tokenizer, 16, tmp_path / "b")  # type: ignore[arg-type]
+    assert first.name == GRAPH_FILE and first.read_bytes() == second.read_bytes()
+    assert any(node.op_type == "MatMulInteger" for node in onnx.load(first).graph.node)
+    emotion, intents = Int8Graph(first)(ids, mask)
+    assert emotion.shape == expected[0].shape and intents.shape == expected[1].shape
+
+
+def test_a_missing_graph_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="agent train"):
+        Int8Graph(tmp_path / GRAPH_FILE)
+
+
+def test_train_if_missing_rebuilds_a_model_without_the_graph(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from agent import cli
+    from agent.nlp import train
+
+    for entry in model_dir.iterdir():
+        if entry.name != GRAPH_FILE:
+            (tmp_path / entry.name).symlink_to(entry)
+    built: list[Path] = []
+    monkeypatch.setattr(train, "train_classifier", lambda out, *a, **k: built.append(out) or out)
+    result = CliRunner().invoke(cli.app, ["train", "--if-missing", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "predates its int8 graph: rebuilding" in result.output and built == [tmp_path]

@@ -34,6 +34,7 @@ from agent.heap import HeapTrimmer, libc_malloc_trim
 from agent.logs import log_event
 from agent.nlp.analyzer import language_for
 from agent.nlp.entities import extract_entities
+from agent.nlp.int8_graph import Int8Graph
 from agent.nlp.lexicon import BARE_NO, BARE_YES, LexiconResult, scan
 from agent.nlp.model import EMOTIONS, INTENTS, LoadedModel, encode, is_built, load_model, pad
 from agent.settings import Settings
@@ -97,7 +98,7 @@ def predict(
     chunk: int = CHUNK,
     lanes: Executor | None = None,
 ) -> list[ModelOutput]:
-    """One forward pass per chunk of length-sorted texts (in int8, per text); results in
+    """One forward pass per chunk of length-sorted texts (per text in int8); results in
     input order.
 
     With `lanes`, the chunks' passes run concurrently on its threads (torch releases the
@@ -111,19 +112,21 @@ def predict(
     results: list[ModelOutput | None] = [None] * len(ids)
     temperature = model.meta.temperature
 
-    # int8 quantises a pass's activations by their own range, so there each text is its own
-    # pass: its result never depends on its neighbours (int8_graph.py).
-    alone = model.precision == "int8"
+    def logits(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(model.net, Int8Graph):
+            # One pass per text: int8 scales a pass's activations by their own range, so a
+            # text's result would otherwise depend on its neighbours (int8_graph.py).
+            return model.net.each([ids[i] for i in rows])
+        emotion, intents = model.net(*pad([ids[i] for i in rows], pad_id))
+        return emotion, intents
 
     def run(rows: list[int]) -> None:
-        for members in [[row] for row in rows] if alone else [rows]:
-            with torch.inference_mode():  # thread-local: entered on the lane's thread
-                input_ids, mask = pad([ids[i] for i in members], pad_id)
-                emotion_logits, intent_logits = model.net(input_ids, mask)
-                emotion = torch.softmax(emotion_logits.float() / temperature, dim=-1).tolist()
-                intents = torch.sigmoid(intent_logits.float()).tolist()
-            for row, e, i in zip(members, emotion, intents, strict=True):
-                results[row] = ModelOutput(tuple(e), tuple(i))
+        with torch.inference_mode():  # thread-local: entered on the lane's thread
+            emotion_logits, intent_logits = logits(rows)
+            emotion = torch.softmax(emotion_logits.float() / temperature, dim=-1).tolist()
+            intents = torch.sigmoid(intent_logits.float()).tolist()
+        for row, e, i in zip(rows, emotion, intents, strict=True):
+            results[row] = ModelOutput(tuple(e), tuple(i))
 
     groups = [order[start : start + chunk] for start in range(0, len(order), chunk)]
     if lanes is not None and len(groups) > 1:

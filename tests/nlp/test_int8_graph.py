@@ -71,10 +71,30 @@ def test_int8_agrees_with_float32_on_the_test_split(model_dir: Path, int8: Loade
 
 
 def test_a_texts_result_does_not_depend_on_what_shares_its_call(int8: LoadedModel) -> None:
+    from agent.nlp.model import encode
+
     texts = [row.text for row in TEST_ROWS[:48]]
-    alone = [classifier.predict(int8, [text])[0] for text in texts]
-    assert classifier.predict(int8, texts) == alone
-    assert classifier.predict(int8, texts[::-1]) == alone[::-1]
+    ids = encode(int8.tokenizer, texts, int8.meta.max_length)
+    assert isinstance(int8.net, Int8Graph)
+    together = int8.net.each(ids)
+    for k, row in enumerate(ids):  # the logits are bit for bit the same
+        alone = int8.net.each([row])
+        assert torch.equal(together[0][k], alone[0][0]) and torch.equal(together[1][k], alone[1][0])
+    # Through `predict` (batched softmax: float rounding only) in any order.
+    singles = [classifier.predict(int8, [text])[0] for text in texts]
+    for batch in (texts, texts[::-1]):
+        got = classifier.predict(int8, batch)
+        if batch is not texts:
+            got = got[::-1]
+        for a, b in zip(singles, got, strict=True):
+            assert _top(a.emotion) == _top(b.emotion)
+            assert (
+                max(
+                    abs(x - y)
+                    for x, y in zip(a.emotion + a.intents, b.emotion + b.intents, strict=True)
+                )
+                < 1e-6
+            )
 
 
 def test_one_pass_over_many_texts_would_mix_their_scales(int8: LoadedModel) -> None:

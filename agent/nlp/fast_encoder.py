@@ -27,12 +27,14 @@ transformers forward: see `ClassifierNet.pool`. Inference only: no dropout, no g
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def supports(encoder: PreTrainedModel) -> bool:

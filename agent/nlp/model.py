@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -32,7 +32,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+from transformers import AutoTokenizer
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
@@ -40,6 +40,9 @@ from agent.domain import Emotion, Intent
 from agent.nlp.fast_encoder import FastBertEncoder
 from agent.nlp.fast_encoder import supports as supports_fast
 from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
@@ -129,6 +132,10 @@ def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
 
 
 def load_encoder(path: Path) -> PreTrainedModel:
+    # Imported here: transformers' modelling stack costs ~4.5 s of start-up (it pulls in
+    # torch._dynamo and torch.distributed), and the int8 graph never needs it.
+    from transformers import AutoModel
+
     encoder: PreTrainedModel = AutoModel.from_pretrained(
         str(path), local_files_only=True, attn_implementation="eager"
     )

@@ -9,7 +9,6 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from transformers import BertConfig, BertModel
 
 from agent.nlp import classifier
 from agent.nlp.classifier import ensure_model
@@ -17,6 +16,7 @@ from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph, export_float_graph, writ
 from agent.nlp.model import EMOTIONS, ClassifierNet, LoadedModel, load_model
 from agent.nlp.train import read_rows
 from agent.settings import PROJECT_ROOT, Settings
+from tests.nlp.tiny import tiny_bert
 
 TEST_ROWS = read_rows(PROJECT_ROOT / "data" / "test.jsonl")
 
@@ -109,19 +109,6 @@ def test_one_pass_over_many_texts_would_mix_their_scales(int8: LoadedModel) -> N
     assert not torch.allclose(together, alone, atol=1e-4)
 
 
-def _tiny_net() -> ClassifierNet:
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=120,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=40,
-    )
-    return ClassifierNet(BertModel(config)).eval()
-
-
 class _Tokenizer:
     """Just what `write_int8_graph` asks of a tokenizer."""
 
@@ -134,7 +121,7 @@ class _Tokenizer:
 def test_the_exported_graph_is_the_network_and_the_int8_graph_is_reproducible(
     tmp_path: Path,
 ) -> None:
-    net = _tiny_net()
+    net = ClassifierNet(tiny_bert()).eval()
     tokenizer = _Tokenizer()
     ids = torch.tensor([[5, 17, 42, 9, 3, 77, 0, 0], [8, 8, 1, 2, 0, 0, 0, 0]])
     mask = (ids != 0).long()

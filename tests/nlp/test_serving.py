@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel, RobertaConfig, RobertaModel
+from transformers import RobertaConfig, RobertaModel
 
 import agent.nlp.classifier as classifier
 import agent.nlp.fast_encoder as fast_encoder
@@ -28,25 +28,9 @@ from agent.nlp.model import (
 )
 from agent.nlp.train import read_rows
 from agent.settings import PROJECT_ROOT, Settings
+from tests.nlp.tiny import tiny_bert
 
 TEST_ROWS = read_rows(PROJECT_ROOT / "data" / "test.jsonl")
-
-
-def _tiny_bert() -> BertModel:
-    torch.manual_seed(0)
-    sizes: dict[str, Any] = {"attn_implementation": "eager"}  # as `load_encoder` loads it
-    config = BertConfig(
-        vocab_size=120,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=40,
-        **sizes,
-    )
-    model = BertModel(config)
-    model.train(False)
-    return model
 
 
 def _batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,7 +45,7 @@ def _batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_fast_encoder_matches_the_transformers_forward_on_real_tokens() -> None:
-    bert = _tiny_bert()
+    bert = tiny_bert()
     fast = FastBertEncoder(bert)
     ids, mask = _batch()
     with torch.inference_mode():
@@ -99,7 +83,7 @@ def test_bf16_matmuls_see_bucketed_row_counts_and_the_same_answers(
 ) -> None:
     """Each distinct matmul shape costs oneDNN a cached kernel and weight copy: the
     bf16 forward must present few shapes, and padding must not change real rows."""
-    fast = FastBertEncoder(_tiny_bert()).to(torch.bfloat16)
+    fast = FastBertEncoder(tiny_bert()).to(torch.bfloat16)
     ids, mask = _batch()
     with torch.inference_mode():
         monkeypatch.setattr(fast_encoder, "bucket", lambda rows: rows)
@@ -119,9 +103,9 @@ def test_warm_compiles_every_bucket_in_reduced_precision_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     shapes = _record_matmuls(monkeypatch)
-    FastBertEncoder(_tiny_bert()).warm(100)  # float32: MKL caches nothing, nothing to warm
+    FastBertEncoder(tiny_bert()).warm(100)  # float32: MKL caches nothing, nothing to warm
     assert shapes == []
-    FastBertEncoder(_tiny_bert()).to(torch.bfloat16).warm(100)
+    FastBertEncoder(tiny_bert()).to(torch.bfloat16).warm(100)
     assert (
         sorted({rows for rows, _ in shapes})
         == buckets(100)
@@ -131,7 +115,7 @@ def test_warm_compiles_every_bucket_in_reduced_precision_only(
 
 
 def test_only_plain_bert_gets_the_fast_forward() -> None:
-    assert supports(_tiny_bert())
+    assert supports(tiny_bert())
     roberta = RobertaModel(
         RobertaConfig(
             vocab_size=120,
@@ -157,7 +141,7 @@ def test_only_plain_bert_gets_the_fast_forward() -> None:
 
 
 def test_classifier_net_uses_the_fast_forward_only_for_inference() -> None:
-    net = ClassifierNet(_tiny_bert())
+    net = ClassifierNet(tiny_bert())
     ids, mask = _batch()
     with torch.inference_mode():
         reference = net.eval()(ids, mask)

@@ -3,9 +3,8 @@
 Why: a single short utterance is bound by reading the encoder's weights and by per-op
 dispatch, not by arithmetic. ONNX Runtime's int8 kernels read a quarter of float32's
 weight bytes and run the whole graph in C++, so on the 2-core AVX2-only AMD EPYC, where
-torch has no native bfloat16 and serves float32, one utterance went from ~12-16 ms (torch,
-float32) to ~3-5 ms, and batched passes from ~200 to ~500 texts/s per core (README,
-"Classifier").
+torch has no native bfloat16 and serves float32, one utterance's forward pass went from
+~11-16 ms (torch, float32) to ~3.5-5.5 ms (README, "Classifier").
 
 Why dynamic quantisation, and one text per pass: weights get fixed int8 scales, per
 output channel; activations are quantised with the range of the tensor at hand. That kept
@@ -35,7 +34,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import onnxruntime
 import torch
-from torch import nn
 
 if TYPE_CHECKING:
     from transformers.tokenization_utils_base import PreTrainedTokenizerBase
@@ -46,20 +44,6 @@ GRAPH_FILE = "classifier.int8.onnx"
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("emotion", "intents")
-
-
-class _Logits(nn.Module):
-    """The exported function: both heads' logits, no dropout (eval mode)."""
-
-    def __init__(self, net: ClassifierNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        emotion, intents = self.net(input_ids, attention_mask)
-        return emotion, intents
 
 
 def _example(tokenizer: PreTrainedTokenizerBase, max_length: int) -> tuple[torch.Tensor, ...]:
@@ -81,7 +65,7 @@ def export_float_graph(
             # mask code; the axes below are declared dynamic.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _Logits(net),
+                net,  # eval mode: forward gives both heads' logits, no dropout
                 _example(tokenizer, max_length),
                 str(path),
                 input_names=list(INPUTS),
@@ -131,9 +115,8 @@ def write_int8_graph(
 
 
 class Int8Graph:
-    """Called like an inference `ClassifierNet`: (input_ids, attention_mask) -> (emotion
-    logits, intent logits); `each` runs one pass per text, as the analyzer does. Sessions
-    are thread-safe and release the GIL while they compute."""
+    """The graph in an ONNX Runtime session (thread-safe; it releases the GIL while it
+    computes). `each` gives the emotion and intent logits, one pass per text."""
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():
@@ -146,15 +129,6 @@ class Int8Graph:
         self.session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
         )
-
-    def __call__(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        emotion, intents = self.session.run(
-            list(OUTPUTS),
-            {"input_ids": input_ids.numpy(), "attention_mask": attention_mask.numpy()},
-        )
-        return torch.from_numpy(emotion), torch.from_numpy(intents)
 
     def each(self, texts_ids: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass per text (no padding; same result whatever texts come with it), the

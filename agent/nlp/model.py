@@ -292,7 +292,7 @@ def serving_precision(setting: str = "auto") -> str:
 
 @dataclass
 class LoadedModel:
-    net: ClassifierNet | Int8Graph  # both: (input_ids, attention_mask) -> (logits, logits)
+    net: ClassifierNet | Int8Graph  # `classifier.predict` runs either
     tokenizer: PreTrainedTokenizerBase
     meta: ModelMeta
     directory: Path

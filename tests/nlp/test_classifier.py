@@ -23,7 +23,6 @@ from agent.nlp.classifier import (
     ModelAnalyzer,
     ModelOutput,
     combine_intents,
-    ensure_model,
     predict,
     shared_model_analyzer,
 )
@@ -34,12 +33,6 @@ from agent.settings import PROJECT_ROOT, Settings
 
 CONTEXT = AnalysisContext(today=dt.date(2026, 11, 28), locale="en-US")
 TEST_ROWS = read_rows(PROJECT_ROOT / "data" / "test.jsonl")
-
-
-@pytest.fixture(scope="module")
-def model_dir() -> Path:
-    """The built model (AGENT_MODEL_DIR), built now if missing."""
-    return ensure_model(Settings(analyzer="model"))
 
 
 @pytest.fixture(scope="module")

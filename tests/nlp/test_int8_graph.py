@@ -11,24 +11,25 @@ import pytest
 import torch
 
 from agent.nlp import classifier
-from agent.nlp.classifier import ensure_model
 from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph, export_float_graph, write_int8_graph
 from agent.nlp.model import EMOTIONS, ClassifierNet, LoadedModel, load_model
 from agent.nlp.train import read_rows
-from agent.settings import PROJECT_ROOT, Settings
+from agent.settings import PROJECT_ROOT
 from tests.nlp.tiny import tiny_bert
 
 TEST_ROWS = read_rows(PROJECT_ROOT / "data" / "test.jsonl")
 
 
 @pytest.fixture(scope="module")
-def model_dir() -> Path:
-    return ensure_model(Settings(analyzer="model"))
-
-
-@pytest.fixture(scope="module")
 def int8(model_dir: Path) -> LoadedModel:
     return load_model(model_dir, precision="int8")
+
+
+def _without_graph(model_dir: Path, target: Path) -> None:
+    """`target` becomes `model_dir` as built before the graph existed (links, no copy)."""
+    for entry in model_dir.iterdir():
+        if entry.name != GRAPH_FILE:
+            (target / entry.name).symlink_to(entry)
 
 
 def _top(emotion: tuple[float, ...]) -> int:
@@ -43,9 +44,7 @@ def test_auto_serves_the_graph_and_skips_the_torch_encoder(model_dir: Path) -> N
 def test_auto_falls_back_to_torch_for_a_model_without_the_graph(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    for entry in model_dir.iterdir():  # a model built before the graph existed
-        if entry.name != GRAPH_FILE:
-            (tmp_path / entry.name).symlink_to(entry)
+    _without_graph(model_dir, tmp_path)
     model = load_model(tmp_path, precision="auto")
     assert model.precision in ("float32", "bfloat16") and isinstance(model.net, ClassifierNet)
     with pytest.raises(FileNotFoundError, match="agent train"):
@@ -159,9 +158,7 @@ def test_train_if_missing_rebuilds_a_model_without_the_graph(
     from agent import cli
     from agent.nlp import train
 
-    for entry in model_dir.iterdir():
-        if entry.name != GRAPH_FILE:
-            (tmp_path / entry.name).symlink_to(entry)
+    _without_graph(model_dir, tmp_path)
     built: list[Path] = []
     monkeypatch.setattr(train, "train_classifier", lambda out, *a, **k: built.append(out) or out)
     result = CliRunner().invoke(cli.app, ["train", "--if-missing", "--output", str(tmp_path)])

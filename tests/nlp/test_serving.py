@@ -15,7 +15,7 @@ from transformers import RobertaConfig, RobertaModel
 
 import agent.nlp.classifier as classifier
 import agent.nlp.fast_encoder as fast_encoder
-from agent.nlp.classifier import ModelAnalyzer, ModelOutput, _Request, ensure_model
+from agent.nlp.classifier import ModelAnalyzer, ModelOutput, _Request
 from agent.nlp.fast_encoder import FastBertEncoder, bucket, buckets, supports
 from agent.nlp.model import (
     EMOTIONS,
@@ -27,7 +27,7 @@ from agent.nlp.model import (
     serving_precision,
 )
 from agent.nlp.train import read_rows
-from agent.settings import PROJECT_ROOT, Settings
+from agent.settings import PROJECT_ROOT
 from tests.nlp.tiny import tiny_bert
 
 TEST_ROWS = read_rows(PROJECT_ROOT / "data" / "test.jsonl")
@@ -174,11 +174,6 @@ def test_serving_precision_resolves_auto_and_rejects_unknown_values() -> None:
     assert serving_precision("auto") == ("bfloat16" if native_bf16() else "float32")
     with pytest.raises(ValueError, match="unknown precision"):
         serving_precision("fp8")
-
-
-@pytest.fixture(scope="module")
-def model_dir() -> Path:
-    return ensure_model(Settings(analyzer="model"))
 
 
 def test_bfloat16_serving_gives_the_float32_labels(model_dir: Path) -> None:

@@ -26,7 +26,7 @@ party, request_human, ask_*) are never cancelled: recall matters more there.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -625,13 +625,19 @@ class _Rule:
 
     def count(self, text: str) -> int:
         """How many times the rule matches, leaving out negated matches."""
-        negated = _negated_zh if self.zh else _negated_en
-        return sum(
-            not (self.negatable and negated(text, m.start())) for m in self.pattern.finditer(text)
-        )
+        return sum(1 for _ in self._affirmed(text))
 
     def matches(self, text: str) -> bool:
-        return self.count(text) > 0
+        return next(self._affirmed(text), None) is not None
+
+    def _affirmed(self, text: str) -> Iterator[re.Match[str]]:
+        if not self.negatable:
+            yield from self.pattern.finditer(text)
+            return
+        negated = _negated_zh if self.zh else _negated_en
+        for match in self.pattern.finditer(text):
+            if not negated(text, match.start()):
+                yield match
 
 
 def _compile(fragments: Iterable[str], zh: bool) -> re.Pattern[str]:

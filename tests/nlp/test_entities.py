@@ -1,16 +1,22 @@
 import datetime as dt
+import json
+import re
 from decimal import Decimal
 
 import pytest
 
 from agent.domain import Amount, AnalysisContext, Entities
+from agent.nlp import entities
 from agent.nlp.entities import (
+    BIRTH_RULES,
+    DATE_RULES,
     extract_amount,
     extract_birth_date,
     extract_date,
     extract_entities,
 )
 from agent.nlp.language import detect_language
+from agent.settings import PROJECT_ROOT
 
 TODAY = dt.date(2026, 11, 28)  # a Saturday
 D = dt.date
@@ -222,6 +228,7 @@ def test_extract_date(text: str, expected: dt.date) -> None:
     [
         ("a fortnight from now", D(2026, 12, 12)),
         ("within the next two weeks", D(2026, 12, 12)),
+        ("i don't get paid for another two weeks", D(2026, 12, 12)),
     ],
 )
 def test_dateparser_fallback(text: str, expected: dt.date) -> None:
@@ -398,3 +405,51 @@ def test_recent_full_date_is_a_payment_date_not_a_birth_date() -> None:
     found = extract_entities("2026-12-03", "en", ctx("USD"))
     assert found.date == D(2026, 12, 3)
     assert found.birth_date is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i paid it last month", "could i pay it off over a few months?", "this weekend", "200 a week"],
+)
+def test_dateparser_is_not_asked_when_no_span_is_counted_ahead(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(text: str, today: dt.date) -> dt.date | None:
+        raise AssertionError(f"dateparser asked about {text!r}")
+
+    monkeypatch.setattr(entities, "_dateparser_date", never)
+    assert extract_date(text, "en", TODAY) is None
+
+
+def _corpus() -> list[str]:
+    texts = [text for text, *_ in AMOUNTS] + [text for text, _ in DATES]
+    texts += [text for text, *_ in BIRTH_DATES] + ["pay 5号 ok", "明天 tomorrow", "2026-12-03"]
+    for name in ("train.jsonl", "test.jsonl"):
+        with (PROJECT_ROOT / "data" / name).open(encoding="utf-8") as lines:
+            texts += [json.loads(line)["text"] for line in lines]
+    return texts
+
+
+def test_rules_skipped_by_script_change_no_claim() -> None:
+    """Date rules are skipped where the text lacks their script; every claim must stay."""
+    corpus = _corpus()
+    for rules, by_script in (
+        (DATE_RULES, entities._DATE_RULES_BY_SCRIPT),
+        (BIRTH_RULES, entities._BIRTH_RULES_BY_SCRIPT),
+    ):
+        for text in corpus:
+            norm = entities._forms(text)[1]
+            skipping = entities._claim(entities._readable(by_script, norm), norm)
+            assert [(m.span(), how) for m, how in skipping] == [
+                (m.span(), how) for m, how in entities._claim(rules, norm)
+            ], text
+
+
+def test_rules_are_skipped_by_script() -> None:
+    def readable(text: str) -> list[re.Pattern[str]]:
+        return [p for p, _ in entities._readable(entities._DATE_RULES_BY_SCRIPT, text)]
+
+    assert entities.ZH_DATE_PATTERNS.isdisjoint(readable("next friday"))
+    assert entities.EN_DATE_PATTERNS.isdisjoint(readable("下周五"))
+    assert len(readable("下周五 ok")) == len(DATE_RULES)
+    assert len(readable("12/04/1985")) == len(DATE_RULES) - 23

@@ -82,7 +82,9 @@ async def test_panel_follows_and_acts_on_a_live_chat(
 
         # Take over: the debtor's next message gets no bot reply, the agent's typed one arrives.
         await panel.get_by_role("button", name="Take over").click()
-        await expect(panel.get_by_role("button", name="Hand back")).to_be_visible()
+        await expect(panel.get_by_role("button", name="Hand back")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
         bot_replies = await messages(widget, "agent").count()
         await send(widget, "Are you a real person?")
         await expect(transcript.get_by_text("Are you a real person?")).to_be_visible(
@@ -98,7 +100,9 @@ async def test_panel_follows_and_acts_on_a_live_chat(
         await expect(messages(widget, "agent")).to_have_count(bot_replies)
 
         await panel.get_by_role("button", name="Hand back").click()
-        await expect(panel.get_by_role("button", name="Take over")).to_be_visible()
+        await expect(panel.get_by_role("button", name="Take over")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
 
         # Hostile text is text in the panel too.
         await send(widget, XSS)

@@ -16,7 +16,8 @@ each text as its own pass in int8 (`classifier.predict`): a text gets the same a
 whatever else arrives with it, and single passes need no padding.
 
 The graph is `ClassifierNet`'s own transformers forward (any Hugging Face encoder the
-TorchScript exporter handles), inputs `input_ids` and `attention_mask` (batch x tokens,
+TorchScript exporter handles), its bias+GELU and residual+LayerNorm steps fused
+(`fuse_graph`), inputs `input_ids` and `attention_mask` (batch x tokens,
 int64), outputs the emotion and intent logits. MatMul weights are int8 per output channel,
 the embedding table int8 too, activations uint8 per pass; the two small heads stay
 float32. A session runs on the calling thread only (one intra-op thread): parallelism
@@ -101,17 +102,50 @@ def quantize_graph(float_graph: Path, target: Path) -> Path:
     return target
 
 
+def fuse_graph(float_graph: Path, target: Path, heads: int, hidden: int) -> Path:
+    """The float graph with each layer's element-wise tails fused (bias + GELU ->
+    BiasGelu, residual + LayerNorm -> SkipLayerNormalization), before quantisation.
+
+    Measured on the shipped build (AVX2 EPYC, one thread): 4.0 instead of 4.7 ms of CPU a
+    text, the same test-split scores. Attention stays unfused: fused, its QKV projection
+    either stays float32 (5.0 ms) or becomes QAttention (emotion macro-F1 0.850, not 0.855).
+    """
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    options = FusionOptions("bert")
+    options.enable_attention = False
+    options.enable_embed_layer_norm = False  # keeps the embedding Gather quantisable
+    fused = optimize_model(
+        str(float_graph),
+        model_type="bert",
+        num_heads=heads,
+        hidden_size=hidden,
+        optimization_options=options,
+        opt_level=0,  # these fusions only; the session applies ONNX Runtime's own at load
+    )
+    fused.save_model_to_file(str(target))
+    return target
+
+
 def write_int8_graph(
     net: ClassifierNet, tokenizer: PreTrainedTokenizerBase, max_length: int, directory: Path
 ) -> Path:
     """Writes `net`'s int8 graph into `directory` (`GRAPH_FILE`). Deterministic for the
     same weights."""
     directory.mkdir(parents=True, exist_ok=True)
+    config = net.encoder.config
     with tempfile.TemporaryDirectory(prefix="tact-onnx-") as scratch:
         float_graph = export_float_graph(
             net, tokenizer, max_length, Path(scratch) / "classifier.onnx"
         )
-        return quantize_graph(float_graph, directory / GRAPH_FILE)
+        fused = fuse_graph(
+            float_graph,
+            Path(scratch) / "classifier.fused.onnx",
+            config.num_attention_heads,
+            config.hidden_size,
+        )
+        return quantize_graph(fused, directory / GRAPH_FILE)
 
 
 class Int8Graph:

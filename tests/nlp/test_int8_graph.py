@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from agent.nlp import classifier
-from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph, export_float_graph, write_int8_graph
+from agent.nlp.int8_graph import (
+    GRAPH_FILE,
+    Int8Graph,
+    export_float_graph,
+    fuse_graph,
+    write_int8_graph,
+)
 from agent.nlp.model import EMOTIONS, ClassifierNet, LoadedModel, load_model
 from agent.nlp.train import read_rows
 from agent.settings import PROJECT_ROOT
@@ -143,6 +149,24 @@ def test_the_exported_graph_is_the_network_and_the_int8_graph_is_reproducible(
     assert any(node.op_type == "MatMulInteger" for node in onnx.load(first).graph.node)
     emotion, intents = Int8Graph(first).each([[5, 17, 42, 9, 3, 77], [8, 8, 1, 2]])
     assert emotion.shape == expected[0].shape and intents.shape == expected[1].shape
+
+
+def test_fusing_keeps_the_function_and_fuses_each_layers_tails(tmp_path: Path) -> None:
+    net = ClassifierNet(tiny_bert()).eval()
+    exported = export_float_graph(net, _Tokenizer(), 16, tmp_path / "float.onnx")  # type: ignore[arg-type]
+    fused = fuse_graph(exported, tmp_path / "fused.onnx", heads=4, hidden=32)
+    ops = [node.op_type for node in onnx.load(fused).graph.node]
+    layers = net.encoder.config.num_hidden_layers
+    assert ops.count("BiasGelu") == layers and ops.count("SkipLayerNormalization") == 2 * layers
+    assert "Attention" not in ops and "Gelu" not in ops  # attention left unfused on purpose
+    ids = torch.tensor([[5, 17, 42, 9, 3, 77, 0, 0], [8, 8, 1, 2, 0, 0, 0, 0]])
+    feed = {"input_ids": ids.numpy(), "attention_mask": (ids != 0).long().numpy()}
+    before, after = (
+        onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"]).run(None, feed)
+        for graph in (exported, fused)
+    )
+    for want, have in zip(before, after, strict=True):
+        assert torch.allclose(torch.from_numpy(have), torch.from_numpy(want), atol=1e-5)
 
 
 def test_a_missing_graph_is_a_clear_error(tmp_path: Path) -> None:

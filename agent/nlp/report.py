@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.nlp.built_model import EMOTIONS, ModelMeta
 from agent.nlp.evaluation import confusion_matrix, format_report, plot_confusion
-from agent.nlp.model import EMOTIONS, ModelMeta
 
 if TYPE_CHECKING:
     from agent.nlp.train import Evaluation

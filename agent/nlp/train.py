@@ -41,6 +41,14 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from agent.domain import Emotion, Intent
 from agent.nlp.analyzer import language_for
+from agent.nlp.built_model import (
+    EMOTIONS,
+    INTENTS,
+    LoadedModel,
+    ModelMeta,
+    TokenIds,
+    serving_precision,
+)
 from agent.nlp.classifier import (
     CRITICAL_INTENTS,
     ModelOutput,
@@ -53,12 +61,7 @@ from agent.nlp.evaluation import Report, multi_label_report, single_label_report
 from agent.nlp.int8_graph import Int8Graph, write_int8_graph
 from agent.nlp.lexicon import LexiconResult, scan
 from agent.nlp.model import (
-    EMOTIONS,
-    INTENTS,
     ClassifierNet,
-    LoadedModel,
-    ModelMeta,
-    encode,
     extend_tokenizer,
     hanzi_glosses,
     hanzi_words,
@@ -67,7 +70,6 @@ from agent.nlp.model import (
     pad,
     resolve_base_model,
     save_model,
-    serving_precision,
 )
 from agent.settings import PROJECT_ROOT
 
@@ -587,18 +589,17 @@ def train_classifier(
         glossed = resize_embeddings(encoder, tokenizer, added)
         net = ClassifierNet(encoder)
         pad_id = tokenizer.pad_token_id or 0
-        train_ids = encode(tokenizer, [r.text for r in train_rows], config.max_length)
+        tokenize = TokenIds.copy_of(tokenizer.backend_tokenizer, config.max_length)
+        train_ids = tokenize([r.text for r in train_rows])
         switched_ids = (
-            encode(tokenizer, code_switched(train_rows, config), config.max_length)
-            if config.code_switch_rows > 0
-            else None
+            tokenize(code_switched(train_rows, config)) if config.code_switch_rows > 0 else None
         )
         losses = fine_tune(
             net, train_ids, train_rows, pad_id, config, progress, switched=switched_ids
         )
         trained_at = time.perf_counter()
 
-        heldout_ids = encode(tokenizer, [r.text for r in heldout_rows], config.max_length)
+        heldout_ids = tokenize([r.text for r in heldout_rows])
         if heldout_rows:
             emotion_logits, intent_logits = _logits(net, heldout_ids, pad_id)
             emotion_target = torch.tensor([EMOTIONS.index(r.emotion) for r in heldout_rows])
@@ -614,7 +615,7 @@ def train_classifier(
             added_tokens=len(added),
             glossed_tokens=glossed,
         )
-        model = LoadedModel(net, tokenizer, meta, staging)
+        model = LoadedModel(net, tokenize, meta, staging)
         heldout_lexicons = [scan(r.text, language_for(r.text, "en-US")) for r in heldout_rows]
         if heldout_rows:
             outputs = predict(model, [r.text for r in heldout_rows])
@@ -632,8 +633,8 @@ def train_classifier(
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
-        graph = write_int8_graph(net, tokenizer, config.max_length, staging)
-        int8 = LoadedModel(Int8Graph(graph), tokenizer, meta, staging, precision="int8")
+        graph = write_int8_graph(net, tokenize, staging)
+        int8 = LoadedModel(Int8Graph(graph), tokenize, meta, staging, precision="int8")
         with ThreadPoolExecutor(config.threads) as lanes:  # int8 runs one text per pass
             int8_outputs = predict(int8, test_texts, lanes=lanes)
         quantized = evaluate_rows(int8, test_rows, lexicons=test_lexicons, outputs=int8_outputs)

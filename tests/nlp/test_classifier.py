@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent.domain import AnalysisContext, Emotion, Intent
+from agent.nlp.built_model import EMOTIONS, INTENTS, load_model, trained_on
 from agent.nlp.classifier import (
     CRITICAL_INTENTS,
     ModelAnalyzer,
@@ -27,7 +28,6 @@ from agent.nlp.classifier import (
     shared_model_analyzer,
 )
 from agent.nlp.lexicon import scan
-from agent.nlp.model import EMOTIONS, INTENTS, load_model, trained_on
 from agent.nlp.train import TrainConfig, file_sha256, read_rows, train_classifier
 from agent.settings import PROJECT_ROOT, Settings
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime
 import pytest
 import torch
 
 from agent.nlp import classifier
+from agent.nlp.built_model import EMOTIONS, LoadedModel, load_model
 from agent.nlp.int8_graph import (
     GRAPH_FILE,
     Int8Graph,
@@ -18,7 +20,7 @@ from agent.nlp.int8_graph import (
     fuse_graph,
     write_int8_graph,
 )
-from agent.nlp.model import EMOTIONS, ClassifierNet, LoadedModel, load_model
+from agent.nlp.model import ClassifierNet, pad
 from agent.nlp.train import read_rows
 from agent.settings import PROJECT_ROOT
 from tests.nlp.tiny import tiny_bert
@@ -76,15 +78,14 @@ def test_int8_agrees_with_float32_on_the_test_split(model_dir: Path, int8: Loade
 
 
 def test_a_texts_result_does_not_depend_on_what_shares_its_call(int8: LoadedModel) -> None:
-    from agent.nlp.model import encode
-
     texts = [row.text for row in TEST_ROWS[:48]]
-    ids = encode(int8.tokenizer, texts, int8.meta.max_length)
+    ids = int8.tokenize(texts)
     assert isinstance(int8.net, Int8Graph)
-    together = int8.net.each(ids)
+    together = int8.net.logits(ids)
     for k, row in enumerate(ids):  # the logits are bit for bit the same
-        alone = int8.net.each([row])
-        assert torch.equal(together[0][k], alone[0][0]) and torch.equal(together[1][k], alone[1][0])
+        alone = int8.net.logits([row])
+        assert np.array_equal(together[0][k], alone[0][0])
+        assert np.array_equal(together[1][k], alone[1][0])
     # Through `predict` (batched softmax: float rounding only) in any order.
     singles = [classifier.predict(int8, [text])[0] for text in texts]
     for batch in (texts, texts[::-1]):
@@ -106,54 +107,47 @@ def test_one_pass_over_many_texts_would_mix_their_scales(int8: LoadedModel) -> N
     """Why `predict` runs one text per pass in int8: a shared pass quantises all its rows
     with one activation range, so rows come out differently than alone. If ONNX Runtime
     ever quantises per row, this fails and the per-text passes can go."""
-    from agent.nlp.model import encode, pad
-
     assert isinstance(int8.net, Int8Graph)
-    ids = encode(int8.tokenizer, [row.text for row in TEST_ROWS[:32]], int8.meta.max_length)
-    input_ids, mask = pad(ids, int8.tokenizer.pad_token_id or 0)
+    ids = int8.tokenize([row.text for row in TEST_ROWS[:32]])
+    input_ids, mask = pad(ids, 0)
     together = int8.net.session.run(
         ["emotion"], {"input_ids": input_ids.numpy(), "attention_mask": mask.numpy()}
     )[0]
-    alone = int8.net.each(ids)[0]
-    assert not torch.allclose(torch.from_numpy(together), alone, atol=1e-4)
+    alone = int8.net.logits(ids)[0]
+    assert not np.allclose(together, alone, atol=1e-4)
 
 
-class _Tokenizer:
-    """Just what `write_int8_graph` asks of a tokenizer."""
-
-    pad_token_id = 0
-
-    def __call__(self, texts: list[str], **_: object) -> dict[str, list[list[int]]]:
-        return {"input_ids": [[1 + ord(c) % 100 for c in text][:12] for text in texts]}
+def _tokenize(texts: list[str]) -> list[list[int]]:
+    """Just what `write_int8_graph` asks of a tokenizer (`built_model.TokenIds`)."""
+    return [[1 + ord(c) % 100 for c in text][:12] for text in texts]
 
 
 def test_the_exported_graph_is_the_network_and_the_int8_graph_is_reproducible(
     tmp_path: Path,
 ) -> None:
     net = ClassifierNet(tiny_bert()).eval()
-    tokenizer = _Tokenizer()
     ids = torch.tensor([[5, 17, 42, 9, 3, 77, 0, 0], [8, 8, 1, 2, 0, 0, 0, 0]])
     mask = (ids != 0).long()
     with torch.no_grad():
         expected = net(ids, mask)
-    exported = export_float_graph(net, tokenizer, 16, tmp_path / "float.onnx")  # type: ignore[arg-type]
+    exported = export_float_graph(net, _tokenize, tmp_path / "float.onnx")  # type: ignore[arg-type]
     session = onnxruntime.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     got = session.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
     for want, have in zip(expected, got, strict=True):  # other lengths than the example's
         assert torch.allclose(torch.from_numpy(have), want, atol=1e-5)
     assert net.fast is None and not net.training  # the net is left as it was
 
-    first = write_int8_graph(net, tokenizer, 16, tmp_path / "a")  # type: ignore[arg-type]
-    second = write_int8_graph(net, tokenizer, 16, tmp_path / "b")  # type: ignore[arg-type]
+    first = write_int8_graph(net, _tokenize, tmp_path / "a")  # type: ignore[arg-type]
+    second = write_int8_graph(net, _tokenize, tmp_path / "b")  # type: ignore[arg-type]
     assert first.name == GRAPH_FILE and first.read_bytes() == second.read_bytes()
     assert any(node.op_type == "MatMulInteger" for node in onnx.load(first).graph.node)
-    emotion, intents = Int8Graph(first).each([[5, 17, 42, 9, 3, 77], [8, 8, 1, 2]])
+    emotion, intents = Int8Graph(first).logits([[5, 17, 42, 9, 3, 77], [8, 8, 1, 2]])
     assert emotion.shape == expected[0].shape and intents.shape == expected[1].shape
 
 
 def test_fusing_keeps_the_function_and_fuses_each_layers_tails(tmp_path: Path) -> None:
     net = ClassifierNet(tiny_bert()).eval()
-    exported = export_float_graph(net, _Tokenizer(), 16, tmp_path / "float.onnx")  # type: ignore[arg-type]
+    exported = export_float_graph(net, _tokenize, tmp_path / "float.onnx")  # type: ignore[arg-type]
     fused = fuse_graph(exported, tmp_path / "fused.onnx", heads=4, hidden=32)
     ops = [node.op_type for node in onnx.load(fused).graph.node]
     layers = net.encoder.config.num_hidden_layers

@@ -15,17 +15,16 @@ from transformers import RobertaConfig, RobertaModel
 
 import agent.nlp.classifier as classifier
 import agent.nlp.fast_encoder as fast_encoder
-from agent.nlp.classifier import ModelAnalyzer, ModelOutput, _Request
-from agent.nlp.fast_encoder import FastBertEncoder, bucket, buckets, supports
-from agent.nlp.model import (
+from agent.nlp.built_model import (
     EMOTIONS,
-    ClassifierNet,
     LoadedModel,
-    for_inference,
     load_model,
     native_bf16,
     serving_precision,
 )
+from agent.nlp.classifier import ModelAnalyzer, ModelOutput, _Request
+from agent.nlp.fast_encoder import FastBertEncoder, bucket, buckets, supports
+from agent.nlp.model import ClassifierNet, for_inference
 from agent.nlp.train import read_rows
 from agent.settings import PROJECT_ROOT
 from tests.nlp.tiny import tiny_bert
@@ -256,8 +255,8 @@ def test_passes_run_on_one_torch_thread_larger_ones_split_across_lanes(
     monkeypatch.setattr(classifier, "predict", recording)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
-    model = load_model(model_dir)
-    analyzer = ModelAnalyzer(model)
+    model = load_model(model_dir, precision="float32")
+    analyzer = ModelAnalyzer(model, threads=2)
     try:
         texts = [row.text for row in TEST_ROWS[:12]]
         one = analyzer.predict(texts[:1])

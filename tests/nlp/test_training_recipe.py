@@ -12,7 +12,8 @@ import torch
 from transformers import BertConfig, BertModel
 
 from agent.domain import Emotion, Intent
-from agent.nlp.model import INTENTS, ClassifierNet
+from agent.nlp.built_model import INTENTS
+from agent.nlp.model import ClassifierNet
 from agent.nlp.train import (
     Objective,
     Row,

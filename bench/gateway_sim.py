@@ -121,7 +121,7 @@ class StreamClient:
         """Read events until one passes `check` (the timeout only guards against hangs)."""
         async with asyncio.timeout(limit_s):
             while True:
-                event = json.loads(await self.ws.recv())
+                event: dict[str, Any] = json.loads(await self.ws.recv())
                 self.received.append(event)
                 if check(event):
                     return event

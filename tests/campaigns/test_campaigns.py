@@ -321,7 +321,8 @@ async def test_analytics_per_campaign(world: CampaignWorld) -> None:
         response = await world.client.get("/v1/analytics" + span + query.replace("?", "&"))
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
-        return body["totals"]
+        totals: dict[str, Any] = body["totals"]
+        return totals
 
     everything = await totals("")
     assert everything["attempts"] == 1

@@ -36,8 +36,8 @@ def cn_subject() -> Subject:
     return Subject(1, "CN", None, "Asia/Shanghai", (CN_PHONE,))
 
 
-def local(zone: ZoneInfo, *parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=zone).astimezone(dt.UTC)
+def local(zone: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=zone).astimezone(dt.UTC)
 
 
 @pytest.mark.parametrize(

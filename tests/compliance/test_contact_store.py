@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -158,7 +159,7 @@ async def test_guard_check_for_text_a_human_types(app: FastAPI) -> None:
     async with http_client(app) as client:
         await sign_in(client, "agent@demo")
 
-        async def verdict(**body: object) -> dict[str, object]:
+        async def verdict(**body: object) -> dict[str, Any]:
             response = await client.post("/v1/compliance/guard-check", json=body)
             assert response.status_code == 200, response.text
             return dict(response.json())

@@ -321,14 +321,13 @@ def test_empty_and_digitless() -> None:
 
 
 def test_never_raises_nor_lengthens_digitless_text() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
-    @hypothesis.settings(max_examples=300, deadline=None, database=None)
+    @settings(max_examples=300, deadline=None, database=None)
     # No "@" either: an address without digits is redacted (emails).
-    @hypothesis.given(
-        st.text(alphabet=st.characters(exclude_categories=("Nd",), exclude_characters="@＠"))
-    )
+    @given(st.text(alphabet=st.characters(exclude_categories=["Nd"], exclude_characters="@＠")))
     def check(text: str) -> None:
         out = redact(text)
         assert len(out) <= len(text)
@@ -338,13 +337,15 @@ def test_never_raises_nor_lengthens_digitless_text() -> None:
 
 
 def test_never_raises_and_is_idempotent_on_digit_heavy_text() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
     words = ["卡号", "账号", "ssn ", "电话", "account number ", "sort code ", "order ", "身份证"]
     alphabet = st.sampled_from([*"0123456789 -.+()/#Xx:]a号", *words])
 
-    @hypothesis.settings(max_examples=300, deadline=None, database=None)
-    @hypothesis.given(st.lists(alphabet, max_size=80).map("".join))
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(st.lists(alphabet, max_size=80).map("".join))
     def check(text: str) -> None:
         once = redact(text)
         assert redact(once) == once

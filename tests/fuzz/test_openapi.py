@@ -127,7 +127,7 @@ def api_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_keeps_its_contract(case: schemathesis.Case, api_key: str) -> None:
+def test_every_operation_keeps_its_contract(case: schemathesis.Case[Any], api_key: str) -> None:
     headers = {"X-API-Key": api_key}
     response = case.call(headers=headers)
     checks = CHECKS

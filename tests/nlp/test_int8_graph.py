@@ -4,6 +4,7 @@ faithful to float32, and the same answer for a text whatever shares its pass."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -178,7 +179,12 @@ def test_train_if_missing_rebuilds_a_model_without_the_graph(
 
     _without_graph(model_dir, tmp_path)
     built: list[Path] = []
-    monkeypatch.setattr(train, "train_classifier", lambda out, *a, **k: built.append(out) or out)
+
+    def train_classifier(out: Path, *args: Any, **kwargs: Any) -> Path:
+        built.append(out)
+        return out
+
+    monkeypatch.setattr(train, "train_classifier", train_classifier)
     result = CliRunner().invoke(cli.app, ["train", "--if-missing", "--output", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "predates its int8 graph: rebuilding" in result.output and built == [tmp_path]

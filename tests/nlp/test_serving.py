@@ -73,7 +73,7 @@ def _record_matmuls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
         shapes.append((x.reshape(-1, x.shape[-1]).shape[0], weight.shape[0]))
         return linear(x, weight, bias)
 
-    monkeypatch.setattr(fast_encoder.F, "linear", recording)
+    monkeypatch.setattr(torch.nn.functional, "linear", recording)  # fast_encoder's `F`
     return shapes
 
 
@@ -181,8 +181,10 @@ def test_bfloat16_serving_gives_the_float32_labels(model_dir: Path) -> None:
     rows = TEST_ROWS[::4]
     texts = [row.text for row in rows]
     reference = load_model(model_dir)
+    assert isinstance(reference.net, ClassifierNet)
     reference.net.fast = None  # transformers' forward, float32
     bf16 = load_model(model_dir, precision="bfloat16")
+    assert isinstance(bf16.net, ClassifierNet)
     assert bf16.precision == "bfloat16" and bf16.net.fast is not None
     expected = classifier.predict(reference, texts)
     got = classifier.predict(bf16, texts)

@@ -66,11 +66,11 @@ async def test_a_call_texts_the_link_through_the_contact_rules(tmp_path: Path) -
             await asyncio.gather(*app.state.services.pipeline._texts)
             async with app.state.services.store.read() as session:
                 attempts = list((await session.execute(select(ContactAttempt))).scalars())
-    [text] = twilio.texts()
-    assert text.form["To"] == "+12125550142"
-    assert "https://pay.example.com/DEMO-US-001" in text.form["Body"]
+    [message] = twilio.texts()
+    assert message.form["To"] == "+12125550142"
+    assert "https://pay.example.com/DEMO-US-001" in message.form["Body"]
     for secret in ("debt", "200", "Northwind", "balance"):
-        assert secret not in text.form["Body"]
+        assert secret not in message.form["Body"]
     [sms] = [a for a in attempts if a.channel == "sms"]
     assert sms.purpose == "payment_link" and sms.outcome == "sent"
 

@@ -98,8 +98,8 @@ async def test_a_call_by_speech_and_keypad(host: str) -> None:
     assert conversation["state"]["ended"] is True
     verify = await api(host, "/v1/audit/verify")
     assert verify["ok"] is True
-    async with httpx.AsyncClient() as client:
-        metrics = (await client.get(f"http://{host}/metrics")).text
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://{host}/metrics")).text
     counts = [
         float(line.split()[-1])
         for line in metrics.splitlines()

@@ -50,7 +50,8 @@ class World:
 
     async def attempt(self) -> ContactAttempt:
         async with self.app.state.services.store.read() as session:
-            return (await session.execute(select(ContactAttempt))).scalar_one()
+            attempt: ContactAttempt = (await session.execute(select(ContactAttempt))).scalar_one()
+            return attempt
 
     async def ended_events(self) -> list[AuditEvent]:
         async with self.app.state.services.store.read() as session:

@@ -19,6 +19,7 @@ from sqlalchemy import inspect, select
 from agent.errors import InvalidInput
 from agent.store.database import create_engine, migrate
 from agent.store.models import AuditEvent, Debtor
+from agent.telephony.calls import CallRegistry
 from agent.telephony.lookup import debtor_numbers, known_numbers
 from tests.assist.helpers import sign_in
 from tests.conftest import http_client
@@ -78,7 +79,8 @@ async def test_the_migration_adds_the_column_and_takes_it_away(kind: str, tmp_pa
 async def _outbound_call_hearing(app: FastAPI, client: httpx.AsyncClient, said: str) -> str:
     """Place a call to the US demo debtor, let a person answer and say `said`; returns
     the conversation id."""
-    call = await app.state.services.calls.create_outbound("DEMO-US-001")
+    calls: CallRegistry = app.state.services.calls
+    call = await calls.create_outbound("DEMO-US-001")
     sid = "CA" + "7" * 32
     params = call_params(sid=sid, Direction="outbound-api", From=OUR_NUMBER, To=US_PHONE)
     root = twiml(await post_signed(client, f"{VOICE}?call_id={call.id}", params))
@@ -88,7 +90,7 @@ async def _outbound_call_hearing(app: FastAPI, client: httpx.AsyncClient, said: 
         sid=sid, Direction="outbound-api", From=OUR_NUMBER, To=US_PHONE, SpeechResult=said
     )
     twiml(await post_signed(client, f"{action.path}?{action.query}", answer))
-    stored = await app.state.services.calls.get(call.id)
+    stored = await calls.get(call.id)
     assert stored.conversation_id is not None
     return stored.conversation_id
 

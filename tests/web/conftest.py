@@ -9,12 +9,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from agent.settings import Settings
 from tests.conftest import fixed_clock
 from tests.telephony.live_server import live_server
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 playwright_api = pytest.importorskip("playwright.async_api")
 
@@ -48,7 +52,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[playwright_api.Browser]:
+async def browser() -> AsyncIterator[Browser]:
     """Headless chromium with a fresh, empty profile (Playwright's temporary one); closed
     after the test so no process outlives it."""
     async with playwright_api.async_playwright() as pw:

@@ -276,3 +276,13 @@ def test_passes_run_on_one_torch_thread_larger_ones_split_across_lanes(
     for a, b in zip(many, serial, strict=True):
         assert a.emotion == pytest.approx(b.emotion, abs=2e-3)
         assert a.intents == pytest.approx(b.intents, abs=2e-3)
+
+
+def test_numpy_softmax_is_torchs_and_does_not_overflow() -> None:
+    """`predict` turns logits into probabilities in numpy (no torch on the int8 path)."""
+    logits = torch.randn(6, 5, generator=torch.Generator().manual_seed(3)) * 4
+    got = classifier.softmax(logits.numpy())
+    assert got.dtype.name == "float64"
+    assert torch.allclose(torch.from_numpy(got).float(), torch.softmax(logits, dim=-1), atol=1e-6)
+    extreme = classifier.softmax(torch.tensor([[1000.0, 0.0, -1000.0]]).numpy())
+    assert extreme.tolist() == [[1.0, 0.0, 0.0]]

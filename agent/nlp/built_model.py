@@ -121,7 +121,7 @@ class TokenIds:
 
     It runs the `tokenizers` tokenizer transformers' fast tokenizer wraps, with what its
     `__call__(texts, truncation=True, max_length=...)` sets; a test checks the ids are the
-    same for every training, test and public-dataset text."""
+    same for every training and test text and a set of edge cases."""
 
     def __init__(self, tokenizer: Tokenizer, max_length: int) -> None:
         self.max_length = max_length

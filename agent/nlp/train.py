@@ -589,7 +589,10 @@ def train_classifier(
         glossed = resize_embeddings(encoder, tokenizer, added)
         net = ClassifierNet(encoder)
         pad_id = tokenizer.pad_token_id or 0
-        tokenize = TokenIds.copy_of(tokenizer.backend_tokenizer, config.max_length)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None:  # serving reads token ids with `tokenizers` alone (built_model.py)
+            raise ValueError(f"{base}: its tokenizer has no fast version (tokenizer.json)")
+        tokenize = TokenIds.copy_of(backend, config.max_length)
         train_ids = tokenize([r.text for r in train_rows])
         switched_ids = (
             tokenize(code_switched(train_rows, config)) if config.code_switch_rows > 0 else None

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
-from agent.nlp.built_model import TOKENIZER_FILE, TokenIds, default_base_model
+from agent.nlp.built_model import TokenIds, default_base_model
 
 MAX_TOKENS = 128
 # Abramowitz & Stegun 7.1.26: erf with |error| < 1.5e-7, below float32's resolution of
@@ -74,8 +74,6 @@ class SentenceEncoder:
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
             raise ValueError(f"{directory}: a BERT checkpoint with GELU is needed for suggestions")
-        if not (directory / TOKENIZER_FILE).is_file():
-            raise FileNotFoundError(f"no {TOKENIZER_FILE} in {directory}")
         self.tokenize = TokenIds.read(directory, MAX_TOKENS)
         weights = {
             key.removeprefix("bert."): value

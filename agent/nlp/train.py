@@ -588,7 +588,7 @@ def train_classifier(
         encoder = load_encoder(base)
         glossed = resize_embeddings(encoder, tokenizer, added)
         net = ClassifierNet(encoder)
-        pad_id = tokenizer.pad_token_id or 0
+        pad_id = net.pad_id  # the encoder's own, as serving and the graph export use
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:  # serving reads token ids with `tokenizers` alone (built_model.py)
             raise ValueError(f"{base}: its tokenizer has no fast version (tokenizer.json)")

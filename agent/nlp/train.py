@@ -16,7 +16,6 @@ The model is written to a temporary sibling directory and moved into place at th
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -42,11 +41,13 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from agent.domain import Emotion, Intent
 from agent.nlp.analyzer import language_for
 from agent.nlp.built_model import (
+    DATA_DIR,
     EMOTIONS,
     INTENTS,
     LoadedModel,
     ModelMeta,
     TokenIds,
+    file_sha256,
     serving_precision,
 )
 from agent.nlp.classifier import (
@@ -71,9 +72,7 @@ from agent.nlp.model import (
     resolve_base_model,
     save_model,
 )
-from agent.settings import PROJECT_ROOT
 
-DATA_DIR = PROJECT_ROOT / "data"
 # Non-critical intents whose lexicon hits may be unioned in, if the held-out split agrees.
 UNION_CANDIDATES: tuple[Intent, ...] = (
     Intent.affirm,
@@ -552,10 +551,6 @@ def evaluate_rows(
             "intent_micro_f1": round(i.micro_f1, 4),
         }
     return result
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def train_classifier(

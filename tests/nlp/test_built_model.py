@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.nlp.built_model import (
+    DATA_DIR,
     ENCODER_DIR,
     TOKENIZER_FILE,
     TokenIds,
@@ -21,7 +22,7 @@ from agent.nlp.built_model import (
 )
 from agent.nlp.classifier import ensure_model
 from agent.nlp.model import load_tokenizer
-from agent.nlp.train import DATA_DIR, read_rows
+from agent.nlp.train import read_rows
 from agent.settings import PROJECT_ROOT, Settings
 
 EDGE_CASES = [
@@ -177,6 +178,14 @@ def test_agent_train_without_the_train_extra_exits_with_what_to_install(tmp_path
     assert "error: agent train needs torch" in done.stderr
     assert "pip install 'tact-agent[train]'" in done.stderr
     assert not target.exists()
+
+
+def test_agent_train_if_missing_leaves_a_current_model_alone_without_torch(
+    model_dir: Path,
+) -> None:
+    done = _agent_without_torch("train", "--if-missing", "--output", str(model_dir))
+    assert done.returncode == 0, done.stderr
+    assert f"classifier already built in {model_dir}" in done.stdout
 
 
 def test_classify_without_the_train_extra_serves_int8_and_refuses_float32(

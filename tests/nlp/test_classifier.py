@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent.domain import AnalysisContext, Emotion, Intent
-from agent.nlp.built_model import EMOTIONS, INTENTS, load_model, trained_on
+from agent.nlp.built_model import EMOTIONS, INTENTS, file_sha256, load_model, trained_on
 from agent.nlp.classifier import (
     CRITICAL_INTENTS,
     ModelAnalyzer,
@@ -28,7 +28,7 @@ from agent.nlp.classifier import (
     shared_model_analyzer,
 )
 from agent.nlp.lexicon import scan
-from agent.nlp.train import TrainConfig, file_sha256, read_rows, train_classifier
+from agent.nlp.train import TrainConfig, read_rows, train_classifier
 from agent.settings import PROJECT_ROOT, Settings
 
 CONTEXT = AnalysisContext(today=dt.date(2026, 11, 28), locale="en-US")

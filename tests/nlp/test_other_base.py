@@ -11,11 +11,11 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaModel
 
-from agent.nlp.built_model import ENCODER_DIR, TokenIds, load_model
+from agent.nlp.built_model import DATA_DIR, ENCODER_DIR, TokenIds, load_model
 from agent.nlp.classifier import predict
 from agent.nlp.int8_graph import Int8Graph
 from agent.nlp.model import ClassifierNet, load_tokenizer
-from agent.nlp.train import DATA_DIR, TrainConfig, read_rows, train_classifier
+from agent.nlp.train import TrainConfig, read_rows, train_classifier
 
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # the BPE trainer gives them ids 0-3
 BOS, PAD, EOS = 0, 1, 2

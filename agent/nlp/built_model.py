@@ -249,7 +249,7 @@ def load_model(directory: Path, *, precision: str = "float32") -> LoadedModel:
         # The graph carries its own weights: torch is not even imported.
         graph = Int8Graph(directory / GRAPH_FILE)
         return LoadedModel(graph, tokenize, meta, directory, precision="int8")
-    require_what_loading_needs(directory, precision)
+    require_train_extra(f"serving {directory} in {precision}")
     from agent.nlp.model import load_torch_net  # torch and transformers: seconds to import
 
     resolved = serving_precision(precision)

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from agent.nlp.built_model import (
     DATA_DIR,
@@ -115,10 +116,7 @@ TRAIN_ONLY = {"torch", "transformers", "onnx", "matplotlib"}
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:
-    return {
-        r.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
-        for r in requirements
-    }
+    return {Requirement(r).name for r in requirements}
 
 
 def test_the_service_installs_without_torch_and_training_brings_it() -> None:

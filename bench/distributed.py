@@ -377,6 +377,7 @@ async def verify(database_url: str, ids: list[int], gateway: FakeGateway) -> Che
             "calls": len(calls),
             "gateway_outcomes": dict(gateway.log.outcomes),
             "gateway_peak_live_calls": gateway.log.max_live,
+            "callback_connection_errors": gateway.log.connection_errors,
             "conversations": len(conversations),
             "audit_events": len(events),
             "jobs": {f"{task}:{status}": n for task, status, n in jobs},

@@ -47,6 +47,7 @@ class GatewayLog:
     texts: list[str] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     callback_errors: list[str] = field(default_factory=list)
+    connection_errors: int = 0  # callback deliveries whose connection failed (tried again)
     live_now: dict[str, int] = field(default_factory=dict)
     overlaps: list[str] = field(default_factory=list)  # numbers rung while already ringing
     auth_failures: int = 0
@@ -87,7 +88,10 @@ class FakeGateway:
         self.log = GatewayLog()
         self._sids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._http = httpx.AsyncClient(timeout=30.0)
+        # A pooled connection must expire before uvicorn closes it as idle (5 s): at equal
+        # timeouts a request can go out on a connection the replica is just closing,
+        # and fails with a bare ReadError, as a CI run once saw.
+        self._http = httpx.AsyncClient(timeout=30.0, limits=httpx.Limits(keepalive_expiry=2.0))
         self.app = Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{sid}/Calls.json", self._call, methods=["POST"]),
@@ -164,15 +168,24 @@ class FakeGateway:
         signature = self.validator.compute_signature(url, params)
         parts = urlsplit(url)
         target = next(self.replicas) + parts.path + (f"?{parts.query}" if parts.query else "")
+        failure = ""
         for attempt in range(3):  # Twilio retries a failed callback too
-            response = await self._http.post(
-                target, data=params, headers={"X-Twilio-Signature": signature}
-            )
-            if response.status_code < 500:
-                break
+            try:
+                response = await self._http.post(
+                    target, data=params, headers={"X-Twilio-Signature": signature}
+                )
+            except httpx.TransportError as exc:  # the connection failed, not the service
+                failure = f"{type(exc).__name__}: {exc} {parts.path}"
+                self.log.connection_errors += 1
+            else:
+                failure = (
+                    "" if response.status_code < 400 else f"{response.status_code} {parts.path}"
+                )
+                if response.status_code < 500:
+                    break
             await asyncio.sleep(0.5 * (attempt + 1))
-        if response.status_code >= 400:
-            self.log.callback_errors.append(f"{response.status_code} {parts.path}")
+        if failure:
+            self.log.callback_errors.append(failure)
 
     # -- running ----------------------------------------------------------------------
 

@@ -3,12 +3,13 @@ debtor is having in the chat widget in another."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from agent.api.main import api_router
 from tests.web.conftest import TIMEOUT_MS
@@ -118,6 +119,63 @@ async def test_panel_follows_and_acts_on_a_live_chat(
             "aria-label", re.compile("over 4 debtor turns"), timeout=TIMEOUT_MS
         )
         await panel.screenshot(path=artifacts / "panel.png", full_page=True)
+        assert console_errors == []
+    finally:
+        await agent_context.close()
+        await debtor_context.close()
+
+
+async def test_a_refresh_read_before_a_hand_back_does_not_undo_it(
+    browser: Browser, base_url: str
+) -> None:
+    """The panel re-reads a conversation after each turn. A read the server answered
+    before a hand-back, arriving after it, must not put "Hand back" back on screen (a CI
+    run once failed on exactly this)."""
+    debtor_context = await browser.new_context()
+    agent_context = await browser.new_context()
+    try:
+        widget = await debtor_context.new_page()
+        await open_widget(widget, base_url + "/")
+        await wait_for_text(widget, "confirm your date of birth")
+        await send(widget, "April 12th 1985")
+        await wait_for_text(widget, "What would work best for you?")
+        session_id = await widget.evaluate("window.__tactWidget.sessionId")
+        console_errors: list[str] = []
+        panel = await sign_in(agent_context, base_url, console_errors)
+        await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
+        await panel.get_by_role("button", name="Take over").click()
+        await expect(panel.get_by_role("button", name="Hand back")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+
+        # The next read of the conversation is answered now and delivered only later, and
+        # marked so the test can see when the panel has applied it.
+        release = asyncio.Event()
+        held: list[str] = []
+
+        async def hold(route: Route) -> None:
+            response = await route.fetch()  # the server answers now, while taken over
+            body = await response.json()
+            held.append(body["controlled_by"])
+            await release.wait()
+            await route.fulfill(response=response, json={**body, "step": "held_read"})
+
+        await panel.route(re.compile(r".*/v1/assist/conversations/[^/?]+$"), hold)
+        await send(widget, "Are you a real person?")  # a turn: the panel re-reads
+        for _ in range(TIMEOUT_MS // 50):
+            if held:
+                break
+            await asyncio.sleep(0.05)
+        assert held == ["agent@demo"]
+
+        await panel.get_by_role("button", name="Hand back").click()
+        await expect(panel.locator("#fact-control")).to_have_text("bot", timeout=TIMEOUT_MS)
+        release.set()
+        await expect(panel.locator("#fact-step")).to_have_text("held_read", timeout=TIMEOUT_MS)
+        await expect(panel.locator("#fact-control")).to_have_text("bot")
+        await expect(panel.get_by_role("button", name="Take over")).to_be_visible()
+        await expect(panel.get_by_role("button", name="Hand back")).to_be_hidden()
+        await panel.unroute_all(behavior="ignoreErrors")
         assert console_errors == []
     finally:
         await agent_context.close()

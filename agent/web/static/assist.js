@@ -15,6 +15,9 @@
   var detail = null; // the selected conversation's body
   var events = null; // EventSource
   var refreshTimer = null;
+  // Takeovers and hand-backs seen so far (events and our own actions): a refresh that was
+  // in flight across one must not put the older owner back (see refreshSelected).
+  var controlChanges = 0;
 
   var $ = function (id) {
     return document.getElementById(id);
@@ -174,6 +177,7 @@
         scheduleRefresh();
       }
     } else if (event.type === "control") {
+      controlChanges++;
       if (entry) entry.controlled_by = event.controlled_by;
       renderList();
       if (id === selected && detail) {
@@ -198,10 +202,15 @@
   // --- conversation list -----------------------------------------------------------------
 
   function loadList() {
+    var changesBefore = controlChanges;
     return api("GET", "/v1/assist/conversations").then(function (r) {
       if (!r.ok) return;
+      var previous = conversations;
       conversations = new Map();
       (r.data.conversations || []).forEach(function (c) {
+        var known = previous.get(c.conversation_id);
+        // As in refreshSelected: an owner learnt while this was in flight is newer.
+        if (known && changesBefore !== controlChanges) c.controlled_by = known.controlled_by;
         conversations.set(c.conversation_id, c);
       });
       renderList();
@@ -250,8 +259,13 @@
     var id = selected;
     if (!id) return Promise.resolve();
     var base = "/v1/assist/conversations/" + encodeURIComponent(id);
+    var changesBefore = controlChanges;
     return Promise.all([api("GET", base), api("GET", base + "/suggestions")]).then(function (rs) {
       if (id !== selected) return; // another one was chosen meanwhile
+      // The body was read before a takeover or hand-back that has arrived since: the
+      // owner we know now is newer than the one in it.
+      var known = detail && detail.conversation_id === id && changesBefore !== controlChanges;
+      var owner = known ? detail.controlled_by : null;
       if (!rs[0].ok) {
         $("placeholder").textContent = errorText(rs[0].data, "This conversation cannot be shown.");
         $("placeholder").hidden = false;
@@ -259,6 +273,7 @@
         return;
       }
       detail = rs[0].data;
+      if (known) detail.controlled_by = owner;
       renderDetail();
       renderSuggestions(rs[1].ok ? rs[1].data.suggestions || [] : []);
       if (detail.ended) return loadSummary(base);
@@ -390,6 +405,7 @@
 
   function act(action) {
     postAction(action, function (data, id) {
+      controlChanges++;
       detail.controlled_by = data.controlled_by;
       renderControl();
       var entry = conversations.get(id);

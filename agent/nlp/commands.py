@@ -7,13 +7,14 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.domain import Analysis, AnalysisContext, Emotion, Intent
 from agent.nlp.analyzer import Analyzer, LexiconAnalyzer
-from agent.nlp.built_model import DATA_DIR
+from agent.nlp.built_model import DATA_DIR, META_FILE, ModelMeta
 from agent.nlp.evaluation import (
     LabelledRow,
     Report,
@@ -39,16 +40,20 @@ def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def majority_emotion(path: Path = TRAIN_FILE) -> Emotion:
-    """The most frequent emotion of our training data (calm if the file is absent)."""
-    if not path.is_file():
-        return Emotion.calm
-    counts = Counter(
-        json.loads(line)["emotion"]
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line
-    )
-    return Emotion(counts.most_common(1)[0][0])
+def majority_emotion(model_dir: Path, path: Path = TRAIN_FILE) -> Emotion:
+    """The most frequent emotion of the training data: as the model built in `model_dir`
+    recorded it (an installed service has no data/ folder), else counted in `path`; calm
+    if neither is there."""
+    counts: Counter[str] = Counter()
+    with suppress(OSError, ValueError):  # no model, or one of another format: count the file
+        counts.update(ModelMeta.read(model_dir / META_FILE).training.get("emotion_counts", {}))
+    if not counts and path.is_file():
+        counts.update(
+            json.loads(line)["emotion"]
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line
+        )
+    return Emotion(counts.most_common(1)[0][0]) if counts else Emotion.calm
 
 
 @dataclass
@@ -133,7 +138,7 @@ def evaluate_file(
     locale = LOCALES.get(language or "", "en-US")
     texts = [r.text for r in rows]
     analyzer = asyncio.run(build_analyzer(settings))
-    majority = majority_emotion()
+    majority = majority_emotion(settings.model_dir)
     runs: list[tuple[str, list[Analysis]]] = [
         (f"{settings.analyzer} analyzer", asyncio.run(analyze_all(analyzer, texts, locale)))
     ]

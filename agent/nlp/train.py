@@ -646,6 +646,8 @@ def train_classifier(
             "train_rows": len(train_rows),
             "heldout_rows": len(heldout_rows),
             "train_sha256": file_sha256(train_path),
+            # `agent evaluate`'s majority baseline reads these where data/ is not installed.
+            "emotion_counts": dict(sorted(Counter(r.emotion.value for r in rows).items())),
             "epoch_losses": [round(x, 4) for x in losses],
             "fine_tune_seconds": round(trained_at - started, 1),
             "total_seconds": round(finished - started, 1),

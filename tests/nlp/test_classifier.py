@@ -13,12 +13,21 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from agent.domain import AnalysisContext, Emotion, Intent
-from agent.nlp.built_model import EMOTIONS, INTENTS, file_sha256, load_model, trained_on
+from agent.nlp.built_model import (
+    EMOTIONS,
+    INTENTS,
+    META_FILE,
+    ModelMeta,
+    file_sha256,
+    load_model,
+    trained_on,
+)
 from agent.nlp.classifier import (
     CRITICAL_INTENTS,
     ModelAnalyzer,
@@ -27,6 +36,7 @@ from agent.nlp.classifier import (
     predict,
     shared_model_analyzer,
 )
+from agent.nlp.commands import majority_emotion
 from agent.nlp.lexicon import scan
 from agent.nlp.train import TrainConfig, read_rows, train_classifier
 from agent.settings import PROJECT_ROOT, Settings
@@ -218,6 +228,26 @@ def _digest(directory: Path) -> str:
     return sha.hexdigest()
 
 
+def test_the_majority_baseline_is_what_the_model_recorded_where_data_is_absent(
+    tmp_path: Path,
+) -> None:
+    recorded = tmp_path / "model"
+    recorded.mkdir()
+    meta = ModelMeta(training={"emotion_counts": {"angry": 9, "calm": 2}})
+    (recorded / META_FILE).write_text(meta.to_json())
+    older = tmp_path / "older"  # built before models recorded their counts
+    older.mkdir()
+    (older / META_FILE).write_text(ModelMeta().to_json())
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"emotion": "distressed"}\n{"emotion": "distressed"}\n{"emotion": "calm"}\n')
+    absent = tmp_path / "absent.jsonl"
+    assert majority_emotion(recorded, absent) is Emotion.angry  # an installed service
+    assert majority_emotion(recorded, train) is Emotion.angry
+    assert majority_emotion(older, train) is Emotion.distressed
+    assert majority_emotion(tmp_path / "no-model", train) is Emotion.distressed
+    assert majority_emotion(tmp_path / "no-model", absent) is Emotion.calm
+
+
 def test_training_is_reproducible_and_writes_card_and_report(tmp_path: Path) -> None:
     test_file = tmp_path / "test.jsonl"
     test_file.write_text(
@@ -238,6 +268,8 @@ def test_training_is_reproducible_and_writes_card_and_report(tmp_path: Path) -> 
     meta_b = json.loads((second / "classifier.json").read_text())
     assert meta_a["temperature"] == meta_b["temperature"]
     assert meta_a["thresholds"] == meta_b["thresholds"]
+    trained = read_rows(PROJECT_ROOT / "data" / "train.jsonl", 40)
+    assert meta_a["training"]["emotion_counts"] == Counter(r.emotion.value for r in trained)
     card = (first / "MODEL_CARD.md").read_text()
     assert "Base model" in card and "emotion macro-F1" in card and "Limits" in card
     png = first / "evaluation" / "confusion_emotion.png"

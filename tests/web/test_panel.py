@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,37 @@ async def test_panel_follows_and_acts_on_a_live_chat(
         await debtor_context.close()
 
 
-async def test_a_refresh_read_before_a_hand_back_does_not_undo_it(
+CONVERSATION_READ = re.compile(r".*/v1/assist/conversations/[^/?]+$")
+
+
+async def taken_over_chat(
+    debtor_context: BrowserContext, agent_context: BrowserContext, base_url: str
+) -> tuple[Page, Page, list[str]]:
+    """A verified chat in the widget that the agent in the panel has taken over: after
+    that, each debtor message is one turn and one re-read of the conversation."""
+    widget = await debtor_context.new_page()
+    await open_widget(widget, base_url + "/")
+    await wait_for_text(widget, "confirm your date of birth")
+    await send(widget, "April 12th 1985")
+    await wait_for_text(widget, "What would work best for you?")
+    session_id = await widget.evaluate("window.__tactWidget.sessionId")
+    console_errors: list[str] = []
+    panel = await sign_in(agent_context, base_url, console_errors)
+    await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
+    await panel.get_by_role("button", name="Take over").click()
+    await expect(panel.get_by_role("button", name="Hand back")).to_be_visible(timeout=TIMEOUT_MS)
+    return widget, panel, console_errors
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(TIMEOUT_MS // 50):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the panel did not read the conversation")
+
+
+async def test_a_read_answered_before_a_hand_back_does_not_undo_it(
     browser: Browser, base_url: str
 ) -> None:
     """The panel re-reads a conversation after each turn. A read the server answered
@@ -134,22 +165,11 @@ async def test_a_refresh_read_before_a_hand_back_does_not_undo_it(
     debtor_context = await browser.new_context()
     agent_context = await browser.new_context()
     try:
-        widget = await debtor_context.new_page()
-        await open_widget(widget, base_url + "/")
-        await wait_for_text(widget, "confirm your date of birth")
-        await send(widget, "April 12th 1985")
-        await wait_for_text(widget, "What would work best for you?")
-        session_id = await widget.evaluate("window.__tactWidget.sessionId")
-        console_errors: list[str] = []
-        panel = await sign_in(agent_context, base_url, console_errors)
-        await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
-        await panel.get_by_role("button", name="Take over").click()
-        await expect(panel.get_by_role("button", name="Hand back")).to_be_visible(
-            timeout=TIMEOUT_MS
+        widget, panel, console_errors = await taken_over_chat(
+            debtor_context, agent_context, base_url
         )
-
-        # The next read of the conversation is answered now and delivered only later, and
-        # marked so the test can see when the panel has applied it.
+        # The next read is answered now and delivered only later, marked so the test can
+        # see when the panel has applied it.
         release = asyncio.Event()
         held: list[str] = []
 
@@ -160,12 +180,9 @@ async def test_a_refresh_read_before_a_hand_back_does_not_undo_it(
             await release.wait()
             await route.fulfill(response=response, json={**body, "step": "held_read"})
 
-        await panel.route(re.compile(r".*/v1/assist/conversations/[^/?]+$"), hold)
-        await send(widget, "Are you a real person?")  # a turn: the panel re-reads
-        for _ in range(TIMEOUT_MS // 50):
-            if held:
-                break
-            await asyncio.sleep(0.05)
+        await panel.route(CONVERSATION_READ, hold)
+        await send(widget, "Are you a real person?")
+        await until(lambda: bool(held))
         assert held == ["agent@demo"]
 
         await panel.get_by_role("button", name="Hand back").click()
@@ -175,6 +192,45 @@ async def test_a_refresh_read_before_a_hand_back_does_not_undo_it(
         await expect(panel.locator("#fact-control")).to_have_text("bot")
         await expect(panel.get_by_role("button", name="Take over")).to_be_visible()
         await expect(panel.get_by_role("button", name="Hand back")).to_be_hidden()
+        await panel.unroute_all(behavior="ignoreErrors")
+        assert console_errors == []
+    finally:
+        await agent_context.close()
+        await debtor_context.close()
+
+
+async def test_an_older_read_arriving_after_a_newer_one_is_not_applied(
+    browser: Browser, base_url: str
+) -> None:
+    debtor_context = await browser.new_context()
+    agent_context = await browser.new_context()
+    try:
+        widget, panel, console_errors = await taken_over_chat(
+            debtor_context, agent_context, base_url
+        )
+        release = asyncio.Event()
+        answered: list[str] = []
+
+        async def hold_the_first(route: Route) -> None:
+            response = await route.fetch()
+            first = not answered
+            answered.append(route.request.url)
+            if first:
+                await release.wait()
+            step = "older_read" if first else "newer_read"
+            await route.fulfill(response=response, json={**await response.json(), "step": step})
+
+        await panel.route(CONVERSATION_READ, hold_the_first)
+        await send(widget, "Are you a real person?")
+        await until(lambda: len(answered) == 1)
+        await send(widget, "Hello?")
+        await expect(panel.locator("#fact-step")).to_have_text("newer_read", timeout=TIMEOUT_MS)
+
+        async with panel.expect_event("requestfinished", lambda r: r.url == answered[0]):
+            release.set()
+        await asyncio.sleep(0.5)  # time enough to apply it, were it applied
+        await expect(panel.locator("#fact-step")).to_have_text("newer_read")
+        await expect(panel.locator("#transcript").get_by_text("Hello?")).to_be_visible()
         await panel.unroute_all(behavior="ignoreErrors")
         assert console_errors == []
     finally:

@@ -18,6 +18,7 @@
   // Takeovers and hand-backs seen so far (events and our own actions): a refresh that was
   // in flight across one must not put the older owner back (see refreshSelected).
   var controlChanges = 0;
+  var reads = 0; // re-reads of the selected conversation started: only the latest is applied
 
   var $ = function (id) {
     return document.getElementById(id);
@@ -260,8 +261,11 @@
     if (!id) return Promise.resolve();
     var base = "/v1/assist/conversations/" + encodeURIComponent(id);
     var changesBefore = controlChanges;
+    var read = ++reads;
     return Promise.all([api("GET", base), api("GET", base + "/suggestions")]).then(function (rs) {
-      if (id !== selected) return; // another one was chosen meanwhile
+      // Another one was chosen meanwhile, or a later read is on its way (answers can
+      // arrive out of order: the first suggestions of a conversation take longest).
+      if (id !== selected || read !== reads) return;
       // The body was read before a takeover or hand-back that has arrived since: the
       // owner we know now is newer than the one in it.
       var known = detail && detail.conversation_id === id && changesBefore !== controlChanges;

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -15,7 +17,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 from agent.api.main import api_router
 from tests.web.conftest import TIMEOUT_MS
 from tests.web.test_widget import XSS
-from tests.web.widget import is_problem, messages, open_widget, send, wait_for_text
+from tests.web.widget import is_problem, messages, send, verified_chat, wait_for_text
 
 
 def _api_paths() -> set[str]:
@@ -49,19 +51,8 @@ async def sign_in(context: BrowserContext, base_url: str, errors: list[str]) -> 
 async def test_panel_follows_and_acts_on_a_live_chat(
     browser: Browser, base_url: str, artifacts: Path
 ) -> None:
-    debtor_context = await browser.new_context()
-    agent_context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-    try:
-        widget = await debtor_context.new_page()
-        await open_widget(widget, base_url + "/")
-        await wait_for_text(widget, "confirm your date of birth")
-        await send(widget, "April 12th 1985")
-        await wait_for_text(widget, "What would work best for you?")
-        session_id = await widget.evaluate("window.__tactWidget.sessionId")
-
-        console_errors: list[str] = []
-        panel = await sign_in(agent_context, base_url, console_errors)
-        await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
+    wide = {"width": 1440, "height": 1000}
+    async with chat_in_panel(browser, base_url, viewport=wide) as (widget, panel):
         transcript = panel.locator("#transcript")
         await expect(transcript.get_by_text("April 12th 1985")).to_be_visible(timeout=TIMEOUT_MS)
 
@@ -120,32 +111,44 @@ async def test_panel_follows_and_acts_on_a_live_chat(
             "aria-label", re.compile("over 4 debtor turns"), timeout=TIMEOUT_MS
         )
         await panel.screenshot(path=artifacts / "panel.png", full_page=True)
+
+
+CONVERSATION_READ = re.compile(r".*/v1/assist/conversations/[^/?]+$")
+
+
+@asynccontextmanager
+async def chat_in_panel(
+    browser: Browser, base_url: str, **panel_options: Any
+) -> AsyncIterator[tuple[Page, Page]]:
+    """The demo debtor's verified chat in the widget, selected in the panel of a signed-in
+    agent (browser context options in `panel_options`). The panel must log no console
+    errors."""
+    debtor_context = await browser.new_context()
+    agent_context = await browser.new_context(**panel_options)
+    try:
+        widget = await debtor_context.new_page()
+        session_id = await verified_chat(widget, base_url)
+        console_errors: list[str] = []
+        panel = await sign_in(agent_context, base_url, console_errors)
+        await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
+        yield widget, panel
+        await panel.unroute_all(behavior="ignoreErrors")
         assert console_errors == []
     finally:
         await agent_context.close()
         await debtor_context.close()
 
 
-CONVERSATION_READ = re.compile(r".*/v1/assist/conversations/[^/?]+$")
-
-
-async def taken_over_chat(
-    debtor_context: BrowserContext, agent_context: BrowserContext, base_url: str
-) -> tuple[Page, Page, list[str]]:
-    """A verified chat in the widget that the agent in the panel has taken over: after
-    that, each debtor message is one turn and one re-read of the conversation."""
-    widget = await debtor_context.new_page()
-    await open_widget(widget, base_url + "/")
-    await wait_for_text(widget, "confirm your date of birth")
-    await send(widget, "April 12th 1985")
-    await wait_for_text(widget, "What would work best for you?")
-    session_id = await widget.evaluate("window.__tactWidget.sessionId")
-    console_errors: list[str] = []
-    panel = await sign_in(agent_context, base_url, console_errors)
-    await panel.locator(f'#conversations button[data-session-id="{session_id}"]').click()
-    await panel.get_by_role("button", name="Take over").click()
-    await expect(panel.get_by_role("button", name="Hand back")).to_be_visible(timeout=TIMEOUT_MS)
-    return widget, panel, console_errors
+@asynccontextmanager
+async def taken_over_chat(browser: Browser, base_url: str) -> AsyncIterator[tuple[Page, Page]]:
+    """`chat_in_panel`, taken over by the agent: after that, each debtor message is one
+    turn and one re-read of the conversation."""
+    async with chat_in_panel(browser, base_url) as (widget, panel):
+        await panel.get_by_role("button", name="Take over").click()
+        await expect(panel.get_by_role("button", name="Hand back")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+        yield widget, panel
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -162,12 +165,7 @@ async def test_a_read_answered_before_a_hand_back_does_not_undo_it(
     """The panel re-reads a conversation after each turn. A read the server answered
     before a hand-back, arriving after it, must not put "Hand back" back on screen (a CI
     run once failed on exactly this)."""
-    debtor_context = await browser.new_context()
-    agent_context = await browser.new_context()
-    try:
-        widget, panel, console_errors = await taken_over_chat(
-            debtor_context, agent_context, base_url
-        )
+    async with taken_over_chat(browser, base_url) as (widget, panel):
         # The next read is answered now and delivered only later, marked so the test can
         # see when the panel has applied it.
         release = asyncio.Event()
@@ -192,22 +190,12 @@ async def test_a_read_answered_before_a_hand_back_does_not_undo_it(
         await expect(panel.locator("#fact-control")).to_have_text("bot")
         await expect(panel.get_by_role("button", name="Take over")).to_be_visible()
         await expect(panel.get_by_role("button", name="Hand back")).to_be_hidden()
-        await panel.unroute_all(behavior="ignoreErrors")
-        assert console_errors == []
-    finally:
-        await agent_context.close()
-        await debtor_context.close()
 
 
 async def test_an_older_read_arriving_after_a_newer_one_is_not_applied(
     browser: Browser, base_url: str
 ) -> None:
-    debtor_context = await browser.new_context()
-    agent_context = await browser.new_context()
-    try:
-        widget, panel, console_errors = await taken_over_chat(
-            debtor_context, agent_context, base_url
-        )
+    async with taken_over_chat(browser, base_url) as (widget, panel):
         release = asyncio.Event()
         answered: list[str] = []
 
@@ -231,8 +219,3 @@ async def test_an_older_read_arriving_after_a_newer_one_is_not_applied(
         await asyncio.sleep(0.5)  # time enough to apply it, were it applied
         await expect(panel.locator("#fact-step")).to_have_text("newer_read")
         await expect(panel.locator("#transcript").get_by_text("Hello?")).to_be_visible()
-        await panel.unroute_all(behavior="ignoreErrors")
-        assert console_errors == []
-    finally:
-        await agent_context.close()
-        await debtor_context.close()

@@ -9,7 +9,14 @@ from pathlib import Path
 from playwright.async_api import Browser, expect
 
 from tests.web.conftest import TIMEOUT_MS
-from tests.web.widget import is_problem, messages, open_widget, send, wait_for_text
+from tests.web.widget import (
+    is_problem,
+    messages,
+    open_widget,
+    send,
+    verified_chat,
+    wait_for_text,
+)
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
@@ -79,10 +86,7 @@ async def test_reconnects_and_resumes_without_duplicates(browser: Browser, base_
     context = await browser.new_context()
     try:
         page = await context.new_page()
-        await open_widget(page, base_url + "/")
-        await wait_for_text(page, "confirm your date of birth")
-        await send(page, "April 12th 1985")
-        await wait_for_text(page, "What would work best for you?")
+        await verified_chat(page, base_url)
         before = await messages(page).count()
 
         old_socket = await page.evaluate_handle("window.__tactWidget.socket")

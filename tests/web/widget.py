@@ -37,3 +37,12 @@ async def wait_for_text(page: Page, text: str | re.Pattern[str]) -> None:
 def is_problem(message: ConsoleMessage) -> bool:
     """A console error other than an HTTP status the page expects (401 before sign-in)."""
     return message.type == "error" and not message.text.startswith("Failed to load resource")
+
+
+async def verified_chat(page: Page, base_url: str) -> str:
+    """The demo debtor's chat, past identity verification; its session id."""
+    await open_widget(page, base_url + "/")
+    await wait_for_text(page, "confirm your date of birth")
+    await send(page, "April 12th 1985")
+    await wait_for_text(page, "What would work best for you?")
+    return str(await page.evaluate("window.__tactWidget.sessionId"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from transformers import BertConfig, BertModel
 
 from agent.domain import Emotion, Intent
@@ -17,6 +18,7 @@ from agent.nlp.model import ClassifierNet
 from agent.nlp.train import (
     Objective,
     Row,
+    SeenRows,
     TrainConfig,
     _layer_scale,
     _optimizer,
@@ -146,6 +148,51 @@ def test_fine_tuning_with_a_probe_first_differs_from_without() -> None:
         fine_tune(net, IDS, ROWS, 0, config, progress=False)
         nets[probe] = net
     assert not torch.equal(nets[0].emotion.weight, nets[1].emotion.weight)
+
+
+# The same rows code-switched: some of their tokens differ (as a Chinese word's English gloss).
+SWITCHED = [[2, 5, 17, 3], [2, 9, 11, 19, 3], [2, 4, 6, 8, 10, 3], [2, 21, 14, 3]]
+
+
+def _word_table(net: ClassifierNet) -> torch.Tensor:
+    return cast(nn.Embedding, net.encoder.get_input_embeddings()).weight.detach()
+
+
+def test_training_only_the_seen_embedding_rows_gives_the_same_weights() -> None:
+    config = TrainConfig(epochs=3, batch_size=2, seed=5, code_switch_rows=0.5)
+    whole, compact = _tiny_net(), _tiny_net()
+    before = _word_table(compact).clone()
+    torch.manual_seed(5)
+    fine_tune(whole, IDS, ROWS, 0, config, progress=False, switched=SWITCHED)
+    torch.manual_seed(5)
+    with SeenRows(compact.encoder, [IDS, SWITCHED], pad_id=0) as seen:
+        assert _word_table(compact).shape == (17, 16)  # the rows the ids use
+        fine_tune(
+            compact, seen.renumber(IDS), ROWS, seen.pad_id, config,
+            progress=False, switched=seen.renumber(SWITCHED),
+        )  # fmt: skip
+    table = _word_table(compact)
+    assert table.shape == (50, 16)  # the whole table is back
+    for (name, a), b in zip(whole.named_parameters(), compact.parameters(), strict=True):
+        assert torch.equal(a, b), name
+    moved = {i for i in range(50) if not torch.equal(table[i], before[i])}
+    # Only rows the ids use moved (not the padding row); the rest are as they started.
+    assert len(moved) > 10 and moved <= set(seen.used) - {0}
+
+
+class _ScaledEmbedding(nn.Embedding):
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return super().forward(input) * 2.0
+
+
+def test_an_embedding_that_does_more_than_look_rows_up_is_left_whole() -> None:
+    net = _tiny_net()
+    scaled = _ScaledEmbedding(50, 16, padding_idx=0)
+    net.encoder.set_input_embeddings(scaled)
+    with SeenRows(net.encoder, [IDS], pad_id=0) as seen:
+        assert net.encoder.get_input_embeddings() is scaled
+        assert seen.renumber(IDS) == IDS and seen.pad_id == 0
+    assert net.encoder.get_input_embeddings() is scaled
 
 
 def test_only_critical_intents_get_a_fitted_threshold_and_never_above_half() -> None:

@@ -17,7 +17,14 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 from agent.api.main import api_router
 from tests.web.conftest import TIMEOUT_MS
 from tests.web.test_widget import XSS
-from tests.web.widget import is_problem, messages, send, verified_chat, wait_for_text
+from tests.web.widget import (
+    is_problem,
+    messages,
+    open_widget,
+    send,
+    verified_chat,
+    wait_for_text,
+)
 
 
 def _api_paths() -> set[str]:
@@ -156,7 +163,13 @@ async def until(condition: Callable[[], bool]) -> None:
         if condition():
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the panel did not read the conversation")
+    raise AssertionError("the panel did not read as expected in time")
+
+
+async def reads_done(panel: Page, kind: str) -> int:
+    """How many reads of the selected conversation (`reads`) or of the list (`listReads`)
+    the panel has dealt with, applied or dropped."""
+    return int(await panel.evaluate(f"Number(document.body.dataset.{kind} || 0)"))
 
 
 async def test_a_read_answered_before_a_hand_back_does_not_undo_it(
@@ -214,8 +227,58 @@ async def test_an_older_read_arriving_after_a_newer_one_is_not_applied(
         await send(widget, "Hello?")
         await expect(panel.locator("#fact-step")).to_have_text("newer_read", timeout=TIMEOUT_MS)
 
-        async with panel.expect_event("requestfinished", lambda r: r.url == answered[0]):
-            release.set()
-        await asyncio.sleep(0.5)  # time enough to apply it, were it applied
+        done = await reads_done(panel, "reads")
+        release.set()
+        await panel.wait_for_function(
+            "n => Number(document.body.dataset.reads || 0) >= n", arg=done + 1
+        )
         await expect(panel.locator("#fact-step")).to_have_text("newer_read")
         await expect(panel.locator("#transcript").get_by_text("Hello?")).to_be_visible()
+
+
+LIST_READ = re.compile(r".*/v1/assist/conversations$")
+
+
+async def test_a_list_read_answered_before_a_hand_back_does_not_undo_it(
+    browser: Browser, base_url: str
+) -> None:
+    """The list is read again when a new conversation starts. Such a read answered while
+    the selected chat was taken over, arriving after the hand-back, must not put the
+    "human" badge back on it."""
+    async with taken_over_chat(browser, base_url) as (_, panel):
+        chosen = panel.locator('#conversations button[aria-current="true"]')
+        selected = await chosen.get_attribute("data-conversation-id")
+        badge = chosen.locator(".badge.human")
+        await expect(badge).to_have_text("human: agent@demo")
+        release = asyncio.Event()
+        held: list[str | None] = []  # the selected chat's owner in each read held
+
+        async def hold(route: Route) -> None:
+            response = await route.fetch()  # the server answers now, while taken over
+            listed = (await response.json())["conversations"]
+            held.extend(c["controlled_by"] for c in listed if c["conversation_id"] == selected)
+            await release.wait()
+            await route.fulfill(response=response)
+
+        await panel.route(LIST_READ, hold)
+        done = await reads_done(panel, "listReads")
+        listed = await panel.locator("#conversations button").count()
+        debtor = await browser.new_context()
+        try:
+            # Another debtor opens the chat: a conversation the panel does not know yet.
+            await open_widget(await debtor.new_page(), base_url + "/")
+            await until(lambda: bool(held))
+            assert set(held) == {"agent@demo"}
+
+            await panel.get_by_role("button", name="Hand back").click()
+            await expect(panel.locator("#fact-control")).to_have_text("bot", timeout=TIMEOUT_MS)
+            await expect(badge).to_be_hidden()
+            release.set()
+            await panel.wait_for_function(
+                "n => Number(document.body.dataset.listReads || 0) >= n", arg=done + len(held)
+            )
+            # The held reads were applied: they list the new conversation.
+            assert await panel.locator("#conversations button").count() > listed
+            await expect(badge).to_be_hidden()
+        finally:
+            await debtor.close()

@@ -19,6 +19,7 @@
   // in flight across one must not put the older owner back (see refreshSelected).
   var controlChanges = 0;
   var reads = 0; // re-reads of the selected conversation started: only the latest is applied
+  var listReads = 0; // the same for the conversation list
 
   var $ = function (id) {
     return document.getElementById(id);
@@ -204,8 +205,9 @@
 
   function loadList() {
     var changesBefore = controlChanges;
+    var read = ++listReads;
     return api("GET", "/v1/assist/conversations").then(function (r) {
-      if (!r.ok) return;
+      if (!r.ok || read !== listReads) return;
       var previous = conversations;
       conversations = new Map();
       (r.data.conversations || []).forEach(function (c) {
@@ -215,6 +217,8 @@
         conversations.set(c.conversation_id, c);
       });
       renderList();
+    }).finally(function () {
+      settled("listReads");
     });
   }
 
@@ -281,7 +285,17 @@
       renderDetail();
       renderSuggestions(rs[1].ok ? rs[1].data.suggestions || [] : []);
       if (detail.ended) return loadSummary(base);
+    }).finally(function () {
+      settled("reads");
     });
+  }
+
+  // Counts, on <body> (data-reads, data-list-reads), the reads of the selected conversation
+  // and of the list that have been dealt with, applied or dropped: something driving the
+  // panel (the browser tests) can wait for one instead of guessing how long it takes.
+  function settled(kind) {
+    var data = document.body.dataset;
+    data[kind] = String(Number(data[kind] || 0) + 1);
   }
 
   function renderDetail() {

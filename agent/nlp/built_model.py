@@ -163,6 +163,10 @@ Logits = tuple[np.ndarray, np.ndarray]  # emotion (rows x 5), intents (rows x 15
 class Network(Protocol):
     """What `classifier.predict` runs: the int8 graph or the torch net (`model.py`)."""
 
+    # True: one pass pads its rows to the longest (torch); False: each row is a pass of
+    # its own (the int8 graph), so how rows are grouped changes no padding.
+    pads: bool
+
     def logits(self, rows: Sequence[Sequence[int]]) -> Logits:
         """Emotion and intent logits for these token-id rows, in order."""
         ...

@@ -124,7 +124,14 @@ def predict(
         for row, e, i in zip(rows, emotion, intents, strict=True):
             results[row] = ModelOutput(tuple(e), tuple(i))
 
-    groups = [order[start : start + chunk] for start in range(0, len(order), chunk)]
+    if model.net.pads:  # neighbours in length share a pass: the least padding
+        groups = [order[start : start + chunk] for start in range(0, len(order), chunk)]
+    else:
+        # One pass per text: the length-sorted texts are dealt out in turn, so each lane
+        # gets as many long texts as short ones. In contiguous chunks one lane ran all the
+        # long ones while the other sat idle (int8, 64 texts: 307 -> 3xx utt/s, README).
+        count = -(-len(order) // chunk)
+        groups = [order[k::count] for k in range(count)]
     if lanes is not None and len(groups) > 1:
         for done in [lanes.submit(run, rows) for rows in groups]:
             done.result()

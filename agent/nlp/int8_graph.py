@@ -150,6 +150,8 @@ class Int8Graph:
     """The graph in an ONNX Runtime session (thread-safe; it releases the GIL while it
     computes): a `built_model.Network`, one pass per text."""
 
+    pads = False
+
     def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise FileNotFoundError(f"no int8 graph at {path} (rebuild with `agent train`)")

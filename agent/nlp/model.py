@@ -144,6 +144,8 @@ def extend_tokenizer(tokenizer: PreTrainedTokenizerBase, texts: Iterable[str]) -
 class ClassifierNet(nn.Module):
     """Encoder -> mean pooling over real tokens -> dropout -> emotion and intent logits."""
 
+    pads = True  # `built_model.Network`: a pass pads its rows to the longest
+
     def __init__(self, encoder: PreTrainedModel, dropout: float = 0.1) -> None:
         super().__init__()
         self.encoder = encoder

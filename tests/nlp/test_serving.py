@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
 import pytest
 import torch
 from transformers import RobertaConfig, RobertaModel
@@ -18,6 +20,8 @@ import agent.nlp.fast_encoder as fast_encoder
 from agent.nlp.built_model import (
     EMOTIONS,
     LoadedModel,
+    ModelMeta,
+    TokenIds,
     load_model,
     native_bf16,
     serving_precision,
@@ -276,6 +280,45 @@ def test_passes_run_on_one_torch_thread_larger_ones_split_across_lanes(
     for a, b in zip(many, serial, strict=True):
         assert a.emotion == pytest.approx(b.emotion, abs=2e-3)
         assert a.intents == pytest.approx(b.intents, abs=2e-3)
+
+
+class _PassRecorder:
+    """A `Network` whose logits encode each row's length; it records its passes."""
+
+    def __init__(self, pads: bool) -> None:
+        self.pads = pads
+        self.passes: list[list[int]] = []
+
+    def logits(self, rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        self.passes.append([len(r) for r in rows])
+        lengths = np.array([[float(len(r))] for r in rows])
+        return np.hstack([lengths, np.zeros((len(rows), len(EMOTIONS) - 1))]), lengths
+
+    def one_thread(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def warm(self, max_rows: int) -> None:
+        pass
+
+
+@pytest.mark.parametrize("pads", [True, False])
+def test_chunks_group_texts_of_a_length_only_where_a_pass_pads_them(pads: bool) -> None:
+    net = _PassRecorder(pads)
+    model = LoadedModel(net, cast(TokenIds, _token_ids), ModelMeta(), Path("."))
+    texts = ["x" * n for n in (5, 1, 8, 3, 7, 2, 6, 4)]  # token rows of these lengths
+    with ThreadPoolExecutor(2) as lanes:
+        outputs = classifier.predict(model, texts, chunk=4, lanes=lanes)
+    if pads:  # neighbours in length: the least padding
+        assert sorted(net.passes) == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    else:  # dealt out in turn: each lane as many long texts as short ones
+        assert sorted(net.passes) == [[1, 3, 5, 7], [2, 4, 6, 8]]
+    # Either way each answer comes back in the order of the texts.
+    expected = [1 / (1 + np.exp(-len(text))) for text in texts]
+    assert [o.intents[0] for o in outputs] == pytest.approx(expected)
+
+
+def _token_ids(texts: Sequence[str]) -> list[list[int]]:
+    return [[1] * len(text) for text in texts]
 
 
 def test_numpy_softmax_is_torchs_and_does_not_overflow() -> None:

@@ -166,10 +166,19 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("the panel did not read as expected in time")
 
 
+def _reads_done(kind: str) -> str:
+    return f"Number(document.body.dataset.{kind} || 0)"
+
+
 async def reads_done(panel: Page, kind: str) -> int:
     """How many reads of the selected conversation (`reads`) or of the list (`listReads`)
     the panel has dealt with, applied or dropped."""
-    return int(await panel.evaluate(f"Number(document.body.dataset.{kind} || 0)"))
+    return int(await panel.evaluate(_reads_done(kind)))
+
+
+async def until_reads_done(panel: Page, kind: str, count: int) -> None:
+    """Wait until the panel has dealt with `count` reads of that kind (see `reads_done`)."""
+    await panel.wait_for_function(f"n => {_reads_done(kind)} >= n", arg=count)
 
 
 async def test_a_read_answered_before_a_hand_back_does_not_undo_it(
@@ -229,9 +238,7 @@ async def test_an_older_read_arriving_after_a_newer_one_is_not_applied(
 
         done = await reads_done(panel, "reads")
         release.set()
-        await panel.wait_for_function(
-            "n => Number(document.body.dataset.reads || 0) >= n", arg=done + 1
-        )
+        await until_reads_done(panel, "reads", done + 1)
         await expect(panel.locator("#fact-step")).to_have_text("newer_read")
         await expect(panel.locator("#transcript").get_by_text("Hello?")).to_be_visible()
 
@@ -274,9 +281,7 @@ async def test_a_list_read_answered_before_a_hand_back_does_not_undo_it(
             await expect(panel.locator("#fact-control")).to_have_text("bot", timeout=TIMEOUT_MS)
             await expect(badge).to_be_hidden()
             release.set()
-            await panel.wait_for_function(
-                "n => Number(document.body.dataset.listReads || 0) >= n", arg=done + len(held)
-            )
+            await until_reads_done(panel, "listReads", done + len(held))
             # The held reads were applied: they list the new conversation.
             assert await panel.locator("#conversations button").count() > listed
             await expect(badge).to_be_hidden()

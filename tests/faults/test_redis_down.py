@@ -144,7 +144,7 @@ async def test_redis_dying_mid_conversation_degrades_then_reconnects(
                         seen = await watcher.get_message(timeout=1)
                 assert seen["channel"].decode() == "tact:tenant:demo"
             finally:
-                await watcher.aclose()  # type: ignore[no-untyped-call]
+                await watcher.aclose()
         verify = await client.get("/v1/audit/verify")
         assert verify.json()["ok"] is True
 

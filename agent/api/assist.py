@@ -66,6 +66,11 @@ async def _owned(session: AsyncSession, conversation_id: str, principal: Princip
     return conversation
 
 
+def _overrides(principal: Principal) -> bool:
+    """A supervisor may take a conversation from, or hand it back for, another person."""
+    return principal.role == "supervisor"
+
+
 def _turn_body(turn: Turn) -> dict[str, Any]:
     analysis = turn.analysis or {}
     message = (turn.decision or {}).get("message") or {}
@@ -209,7 +214,9 @@ async def takeover(
 ) -> dict[str, Any]:
     async with services.store.read() as session:
         await _owned(session, conversation_id, principal)
-    await services.pipeline.set_control(conversation_id, principal.username, principal.username)
+    await services.pipeline.set_control(
+        conversation_id, principal.username, principal.username, _overrides(principal)
+    )
     return {"conversation_id": conversation_id, "controlled_by": principal.username}
 
 
@@ -219,7 +226,9 @@ async def handback(
 ) -> dict[str, Any]:
     async with services.store.read() as session:
         await _owned(session, conversation_id, principal)
-    await services.pipeline.set_control(conversation_id, None, principal.username)
+    await services.pipeline.set_control(
+        conversation_id, None, principal.username, _overrides(principal)
+    )
     return {"conversation_id": conversation_id, "controlled_by": None}
 
 

@@ -125,6 +125,13 @@ class TakeoverMixin:
             conversation = await self._load(conversation_id)
             if conversation.ended_at is not None:
                 raise Conflict("conversation_ended", "this conversation has ended")
+            holder = conversation.controlled_by
+            if holder is not None and holder != by:  # only the person holding it speaks
+                raise Conflict(
+                    "controlled_by_other",
+                    f"{holder} has taken this conversation over",
+                    controlled_by=holder,
+                )
             state = ConversationState.model_validate(conversation.state)
             facts = await self.facts_for(conversation)
             message, reveals_debt = self._compose(conversation, state, facts, text, template_id)
@@ -209,8 +216,14 @@ class TakeoverMixin:
         )
         return message, rendered.reveals_debt
 
-    async def set_control(self, conversation_id: str, username: str | None, by: str) -> None:
-        """Take over (`username`) or hand back (None); waits for a turn in flight."""
+    async def set_control(
+        self, conversation_id: str, username: str | None, by: str, overrides: bool = False
+    ) -> None:
+        """Take over (`username`) or hand back (None); waits for a turn in flight.
+
+        A conversation another person holds can be taken from them or handed back only
+        with `overrides` (a supervisor's barge-in): two collectors never both think they
+        hold it, and a stale panel cannot hand back a colleague's conversation."""
         conversation = await self._load(conversation_id)
         if username is not None:
             _typed_channel(conversation)
@@ -223,10 +236,19 @@ class TakeoverMixin:
                     locked = await _for_update(session, conversation_id)
                     if locked.ended_at is not None and username is not None:
                         raise Conflict("conversation_ended", "this conversation has ended")
+                    holder = locked.controlled_by
+                    if holder is not None and holder != by and not overrides:
+                        raise Conflict(
+                            "controlled_by_other",
+                            f"{holder} has taken this conversation over",
+                            controlled_by=holder,
+                        )
                     locked.controlled_by = username
                     locked.updated_at = self.clock()
                     chain.append(
-                        "conversation.control", locked.id, {"controlled_by": username, "by": by}
+                        "conversation.control",
+                        locked.id,
+                        {"controlled_by": username, "by": by, "previous": holder},
                     )
                     await chain.close()
             except SQLAlchemyError as exc:

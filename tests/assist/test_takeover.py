@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from agent.app import create_app
 from agent.settings import Settings
 from tests.assist.helpers import PASSWORDS, chain_of, chain_ok, sign_in, verified_chat
-from tests.conftest import fixed_clock
+from tests.conftest import fixed_clock, http_client
 
 THREAT = "we will have you arrested"
 
@@ -127,3 +127,44 @@ def test_human_message_is_logged_in_the_chain_and_reaches_the_chat_socket(
     assert [t["text"] for t in humans] == [text], "the blocked threat was never logged as said"
     verify = sync_client.get("/v1/audit/verify", headers=csrf).json()
     assert verify["ok"] is True
+
+
+async def test_a_conversation_someone_holds_is_theirs_until_a_supervisor_steps_in(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_in(client, "agent@demo")
+    chat = await verified_chat(client)
+    base = f"/v1/assist/conversations/{chat['conversation_id']}"
+    async with http_client(app) as supervisor:
+        await sign_in(supervisor, "supervisor@demo")
+        assert (await supervisor.post(base + "/takeover")).status_code == 200
+        chain_before = len(await chain_of(app, chat["conversation_id"]))
+
+        # A collector's (stale) panel can neither take it, hand it back nor speak in it.
+        for action, body in (
+            ("/takeover", None),
+            ("/handback", None),
+            ("/messages", {"text": "hi"}),
+        ):
+            refused = await client.post(base + action, json=body)
+            assert refused.status_code == 409, (action, refused.text)
+            error = refused.json()["error"]
+            assert error["code"] == "controlled_by_other"
+            assert error["controlled_by"] == "supervisor@demo"
+        assert (await client.get(base)).json()["controlled_by"] == "supervisor@demo"
+        assert len(await chain_of(app, chat["conversation_id"])) == chain_before
+
+        # Handed back, the collector takes it; a supervisor may then barge in again.
+        assert (await supervisor.post(base + "/handback")).status_code == 200
+        assert (await client.post(base + "/takeover")).json()["controlled_by"] == "agent@demo"
+        taken = await supervisor.post(base + "/takeover")
+        assert taken.json()["controlled_by"] == "supervisor@demo"
+    control = [
+        e for e in await chain_of(app, chat["conversation_id"]) if e.kind == "conversation.control"
+    ]
+    assert control[-1].payload == {
+        "controlled_by": "supervisor@demo",
+        "by": "supervisor@demo",
+        "previous": "agent@demo",
+    }
+    assert await chain_ok(app)

@@ -287,3 +287,48 @@ async def test_a_list_read_answered_before_a_hand_back_does_not_undo_it(
             await expect(badge).to_be_hidden()
         finally:
             await debtor.close()
+
+
+async def test_a_panel_that_missed_a_barge_in_learns_it_from_the_refusal(
+    browser: Browser, base_url: str
+) -> None:
+    """A supervisor takes the chat over while the agent's panel gets no live events (its
+    event stream is cut): the agent's Take over is refused with 409, and the panel then
+    shows who holds the conversation and stops offering Take over and the reply box."""
+    debtor = await browser.new_context()
+    agent = await browser.new_context()
+    supervisor = await browser.new_context()
+    try:
+        session_id = await verified_chat(await debtor.new_page(), base_url)
+        await agent.route(re.compile(r".*/v1/assist/events$"), lambda route: route.abort())
+        panel = await sign_in(agent, base_url, [])
+        chosen = panel.locator(f'#conversations button[data-session-id="{session_id}"]')
+        await chosen.click()
+        conversation_id = await chosen.get_attribute("data-conversation-id")
+        await expect(panel.get_by_role("button", name="Take over")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+        signed_in = await supervisor.request.post(
+            base_url + "/v1/auth/login",
+            data={"username": "supervisor@demo", "password": "demo-supervisor-pass"},
+        )
+        taken = await supervisor.request.post(
+            f"{base_url}/v1/assist/conversations/{conversation_id}/takeover",
+            headers={"X-CSRF-Token": (await signed_in.json())["csrf_token"]},
+        )
+        assert taken.ok, await taken.text()
+        await expect(panel.locator("#fact-control")).to_have_text("bot")  # it missed that
+
+        await panel.get_by_role("button", name="Take over").click()
+        await expect(panel.locator("#fact-control")).to_have_text(
+            "human (supervisor@demo)", timeout=TIMEOUT_MS
+        )
+        await expect(panel.locator("#compose-error")).to_contain_text("supervisor@demo has taken")
+        await expect(panel.locator("#compose-error")).to_be_visible()
+        await expect(panel.get_by_role("button", name="Take over")).to_be_hidden()
+        await expect(panel.get_by_role("button", name="Hand back")).to_be_hidden()
+        await expect(panel.get_by_label("Your reply to the debtor")).to_be_hidden()
+        await expect(chosen.locator(".badge.human")).to_have_text("human: supervisor@demo")
+    finally:
+        for context in (supervisor, agent, debtor):
+            await context.close()

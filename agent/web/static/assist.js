@@ -179,13 +179,7 @@
         scheduleRefresh();
       }
     } else if (event.type === "control") {
-      controlChanges++;
-      if (entry) entry.controlled_by = event.controlled_by;
-      renderList();
-      if (id === selected && detail) {
-        detail.controlled_by = event.controlled_by;
-        renderControl();
-      }
+      controlChanged(id, event.controlled_by);
     } else if (event.type === "ended") {
       conversations.delete(id);
       renderList();
@@ -343,9 +337,13 @@
     var mine = detail.controlled_by && me && detail.controlled_by === me.username;
     $("fact-control").textContent = detail.controlled_by ? "human (" + detail.controlled_by + ")" : "bot";
     var readOnly = !me || me.role === "auditor" || detail.ended;
-    $("takeover").hidden = readOnly || !!detail.controlled_by;
-    $("handback").hidden = readOnly || !mine;
-    $("compose").hidden = !me || me.role === "auditor" || detail.ended;
+    // The server's rule (set_control): only the holder speaks or hands back; a supervisor
+    // may take a conversation from someone else, or hand it back for them.
+    var supervisor = !!me && me.role === "supervisor";
+    var other = !!detail.controlled_by && !mine;
+    $("takeover").hidden = readOnly || mine || (other && !supervisor);
+    $("handback").hidden = readOnly || !detail.controlled_by || (other && !supervisor);
+    $("compose").hidden = readOnly || other;
     $("suggestions").hidden = detail.ended;
     renderNumber();
   }
@@ -404,6 +402,7 @@
         scheduleRefresh();
       } else {
         $("compose-error").textContent = errorText(r.data, "The message was not sent.");
+        heldByOther(id, r.data);
       }
     });
   }
@@ -415,20 +414,38 @@
     api("POST", "/v1/assist/conversations/" + encodeURIComponent(id) + "/" + action, {}).then(function (r) {
       if (!r.ok) {
         $("compose-error").textContent = errorText(r.data, "That did not work.");
+        heldByOther(id, r.data);
         return;
       }
       if (id === selected) done(r.data, id);
     });
   }
 
+  // Who holds a conversation changed (an event, our own action, or the server's answer
+  // that someone else holds it): the list, and the selected conversation's buttons.
+  function controlChanged(id, owner) {
+    controlChanges++;
+    var entry = conversations.get(id);
+    if (entry) entry.controlled_by = owner;
+    renderList();
+    if (id === selected && detail) {
+      detail.controlled_by = owner;
+      renderControl();
+    }
+  }
+
+  // A 409 `controlled_by_other` names who holds the conversation: a panel that missed the
+  // event shows it now instead of offering buttons the server will refuse.
+  function heldByOther(id, data) {
+    var error = (data && data.error) || {};
+    if (error.code === "controlled_by_other" && typeof error.controlled_by === "string") {
+      controlChanged(id, error.controlled_by);
+    }
+  }
+
   function act(action) {
     postAction(action, function (data, id) {
-      controlChanges++;
-      detail.controlled_by = data.controlled_by;
-      renderControl();
-      var entry = conversations.get(id);
-      if (entry) entry.controlled_by = data.controlled_by;
-      renderList();
+      controlChanged(id, data.controlled_by);
       (action === "takeover" ? $("compose-text") : $("takeover")).focus();
     });
   }

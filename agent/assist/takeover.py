@@ -125,13 +125,7 @@ class TakeoverMixin:
             conversation = await self._load(conversation_id)
             if conversation.ended_at is not None:
                 raise Conflict("conversation_ended", "this conversation has ended")
-            holder = conversation.controlled_by
-            if holder is not None and holder != by:  # only the person holding it speaks
-                raise Conflict(
-                    "controlled_by_other",
-                    f"{holder} has taken this conversation over",
-                    controlled_by=holder,
-                )
+            _refuse_unless_holder(conversation, by)  # before the guard: nothing logged
             state = ConversationState.model_validate(conversation.state)
             facts = await self.facts_for(conversation)
             message, reveals_debt = self._compose(conversation, state, facts, text, template_id)
@@ -164,6 +158,7 @@ class TakeoverMixin:
                 async with self.store.write() as session:
                     chain = await AuditChain.open(session)
                     locked = await _for_update(session, conversation.id)
+                    _refuse_unless_holder(locked, by)  # another replica's takeover since
                     seq = await repository.last_turn_seq(session, locked.id) + 1
                     session.add(
                         Turn(
@@ -237,12 +232,8 @@ class TakeoverMixin:
                     if locked.ended_at is not None and username is not None:
                         raise Conflict("conversation_ended", "this conversation has ended")
                     holder = locked.controlled_by
-                    if holder is not None and holder != by and not overrides:
-                        raise Conflict(
-                            "controlled_by_other",
-                            f"{holder} has taken this conversation over",
-                            controlled_by=holder,
-                        )
+                    if not overrides:
+                        _refuse_unless_holder(locked, by)
                     locked.controlled_by = username
                     locked.updated_at = self.clock()
                     chain.append(
@@ -318,6 +309,17 @@ def _typed_channel(conversation: Conversation) -> None:
     if conversation.channel != "chat":
         raise Conflict(
             "channel_not_supported", f"a person can take over chat, not {conversation.channel}"
+        )
+
+
+def _refuse_unless_holder(conversation: Conversation, by: str) -> None:
+    """409 when someone other than `by` has taken the conversation over."""
+    holder = conversation.controlled_by
+    if holder is not None and holder != by:
+        raise Conflict(
+            "controlled_by_other",
+            f"{holder} has taken this conversation over",
+            controlled_by=holder,
         )
 
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from agent.app import create_app
 from agent.settings import Settings
-from tests.assist.helpers import PASSWORDS, chain_of, chain_ok, sign_in, verified_chat
+from agent.store.models import Conversation
+from tests.assist.helpers import (
+    PASSWORDS,
+    chain_of,
+    chain_ok,
+    services_of,
+    sign_in,
+    verified_chat,
+)
 from tests.conftest import fixed_clock, http_client
 
 THREAT = "we will have you arrested"
@@ -168,3 +178,33 @@ async def test_a_conversation_someone_holds_is_theirs_until_a_supervisor_steps_i
         "previous": "agent@demo",
     }
     assert await chain_ok(app)
+
+
+async def test_a_takeover_elsewhere_while_a_message_is_checked_refuses_the_message(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica's takeover can land between the first check and the write: the
+    message is refused inside the write's row lock and nothing is said or logged."""
+    await sign_in(client, "agent@demo")
+    chat = await verified_chat(client)
+    conversation_id = chat["conversation_id"]
+    pipeline = services_of(app).pipeline
+    checking = pipeline.facts_for
+
+    async def facts_while_a_supervisor_takes_over(conversation: Conversation) -> Any:
+        async with services_of(app).store.write() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(controlled_by="supervisor@demo")
+            )
+        return await checking(conversation)
+
+    monkeypatch.setattr(pipeline, "facts_for", facts_while_a_supervisor_takes_over)
+    chain_before = len(await chain_of(app, conversation_id))
+    base = f"/v1/assist/conversations/{conversation_id}"
+    refused = await client.post(base + "/messages", json={"text": "Hello, how can I help?"})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["controlled_by"] == "supervisor@demo"
+    assert [t for t in (await client.get(base)).json()["turns"] if t["role"] == "human"] == []
+    assert len(await chain_of(app, conversation_id)) == chain_before

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent.assist.payloads import ended_event, turn_event
+from agent.assist.payloads import control_event, ended_event, turn_event
 from agent.assist.takeover import TakeoverMixin
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import active_flags, set_flags
@@ -103,8 +103,12 @@ class TurnPipeline(TakeoverMixin):
         events: EventBus | None = None,
         payment_links: Mapping[str, str] | None = None,
         link_texter: PaymentLinkTexter | None = None,
+        takeover_idle: dt.timedelta | None = None,
     ) -> None:
         self.store = store
+        # A person who has taken a chat over and left the debtor unanswered this long
+        # gets it taken back by the debtor's next turn (None: never).
+        self.takeover_idle = takeover_idle
         # Payment links per tenant (agent/payments/links.py): shown in chat after a
         # promise; on a call the texter sends the link (through the contact rules).
         self.payment_links = payment_links or {}
@@ -247,14 +251,25 @@ class TurnPipeline(TakeoverMixin):
         new_state = observed
         # While a person has the conversation (assist takeover) the bot stays silent:
         # the turn is still analysed, flagged and logged, and the person sees it live.
-        if conversation.controlled_by is None:
+        # Unless they have left the debtor waiting too long: then this turn hands it back.
+        idle_holder = await self._idle_holder(conversation, now)
+        if conversation.controlled_by is None or idle_holder is not None:
             # The conversation keeps the policy it started with (a campaign's own).
             new_state, decision = self.dialogue.respond(
                 conversation.policy_id, observed, analysis, facts, frozenset(raised)
             )
             outbound = self._guarded(decision, new_state, facts)
         seq = await self._commit_turn(
-            conversation, account, text, analysis, new_flags, new_state, decision, outbound, now
+            conversation,
+            account,
+            text,
+            analysis,
+            new_flags,
+            new_state,
+            decision,
+            outbound,
+            now,
+            idle_holder,
         )
         log_event(
             log,
@@ -266,9 +281,13 @@ class TurnPipeline(TakeoverMixin):
             intents=[i.value for i in analysis.intents],
             emotion=analysis.emotion.value,
         )
+        if idle_holder is not None:
+            log_event(log, "takeover_released", conversation_id=conversation.id, idle=idle_holder)
+        released = [] if idle_holder is None else [control_event(conversation.id, None)]
         await self._announce(
             conversation,
             [
+                *released,
                 turn_event(conversation, seq, "debtor", text, new_state, now, analysis),
                 *(
                     turn_event(conversation, seq + i, "agent", o.message.text, new_state, now)
@@ -335,8 +354,10 @@ class TurnPipeline(TakeoverMixin):
         decision: Decision | None,
         outbound: list[OutboundMessage],
         now: dt.datetime,
+        idle_holder: str | None = None,
     ) -> int:
-        """Log the debtor's turn and the replies in one transaction; returns its seq."""
+        """Log the debtor's turn and the replies in one transaction; returns its seq.
+        With `idle_holder`, the same transaction hands the conversation back from them."""
         try:
             async with self.store.write() as session:
                 chain = await AuditChain.open(session)
@@ -347,6 +368,20 @@ class TurnPipeline(TakeoverMixin):
                 ).scalar_one()
                 if conversation.turn_count != loaded.turn_count:
                     raise Conflict("turn_conflict", "another turn was taken first; resend")
+                if idle_holder is not None:
+                    if conversation.controlled_by != idle_holder:  # they acted meanwhile
+                        raise Conflict("turn_conflict", "the conversation changed hands; resend")
+                    conversation.controlled_by = None
+                    chain.append(
+                        "conversation.control",
+                        conversation.id,
+                        {
+                            "controlled_by": None,
+                            "by": "system",
+                            "previous": idle_holder,
+                            "reason": "holder_idle",
+                        },
+                    )
                 seq = await repository.last_turn_seq(session, conversation.id) + 1
                 session.add(
                     Turn(

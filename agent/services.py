@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -83,6 +84,11 @@ async def build_services(settings: Settings, clock: Clock = system_clock) -> Ser
         events=events,
         payment_links=settings.payment_link_templates,
         link_texter=PaymentLinkTexter(contacts, settings, clock),
+        takeover_idle=(
+            dt.timedelta(seconds=settings.takeover_idle_seconds)
+            if settings.takeover_idle_seconds > 0
+            else None
+        ),
     )
     calls = CallRegistry(store, contacts, pipeline, settings, clock)
     # Speech engines load lazily (a Vosk model takes seconds); the TTS worker starts now.

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     max_message_chars: int = Field(default=2000, ge=1)
+    # A person who took a chat over and has left a debtor message unanswered this long
+    # hands it back to the bot at the debtor's next message (0: never).
+    takeover_idle_seconds: float = Field(default=300.0, ge=0.0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     # The classifier (agent/nlp/classifier.py): `model` (fine-tuned transformers encoder,

@@ -56,3 +56,7 @@ def turn_event(
 
 def ended_event(conversation_id: str) -> Event:
     return {"type": "ended", "conversation_id": conversation_id}
+
+
+def control_event(conversation_id: str, controlled_by: str | None) -> Event:
+    return {"type": "control", "conversation_id": conversation_id, "controlled_by": controlled_by}

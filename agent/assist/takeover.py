@@ -23,7 +23,7 @@ from weakref import WeakValueDictionary
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent.assist.payloads import WRAPUP_CODES, ended_event, turn_event
+from agent.assist.payloads import WRAPUP_CODES, control_event, ended_event, turn_event
 from agent.compliance.audit import AuditChain
 from agent.compliance.guard import Guard, Utterance
 from agent.dialogue.manager import AccountFacts, DialogueManager
@@ -47,6 +47,7 @@ class TakeoverMixin:
     policy_id: str
     clock: Callable[[], dt.datetime]
     events: EventBus | None
+    takeover_idle: dt.timedelta | None
     _locks: WeakValueDictionary[str, asyncio.Lock]
 
     def _facts(
@@ -211,6 +212,18 @@ class TakeoverMixin:
         )
         return message, rendered.reveals_debt
 
+    async def _idle_holder(self, conversation: Conversation, now: dt.datetime) -> str | None:
+        """Who holds `conversation`, if they have left a debtor turn unanswered for longer
+        than `takeover_idle` (a closed browser, a collector called away): the debtor's turn
+        at `now` then hands it back to the bot. None otherwise."""
+        if conversation.controlled_by is None or self.takeover_idle is None:
+            return None
+        async with self.store.read() as session:
+            waiting_since = await repository.unanswered_since(session, conversation.id)
+        if waiting_since is None or now - waiting_since <= self.takeover_idle:
+            return None
+        return conversation.controlled_by
+
     async def set_control(
         self, conversation_id: str, username: str | None, by: str, overrides: bool = False
     ) -> None:
@@ -244,8 +257,7 @@ class TakeoverMixin:
                     await chain.close()
             except SQLAlchemyError as exc:
                 raise _unavailable(exc, conversation_id) from exc
-        event = {"type": "control", "conversation_id": conversation_id, "controlled_by": username}
-        await self._announce(conversation, [event])
+        await self._announce(conversation, [control_event(conversation_id, username)])
 
     async def wrapup(
         self, conversation_id: str, code: str, summary: str | None, by: str

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.errors import NotFound
+from agent.store.database import utc
 from agent.store.models import Account, Conversation, Debtor, Turn
 
 
@@ -58,6 +61,22 @@ async def turns_of(session: AsyncSession, conversation_id: str) -> list[Turn]:
             )
         ).scalars()
     )
+
+
+async def unanswered_since(session: AsyncSession, conversation_id: str) -> dt.datetime | None:
+    """When the oldest debtor turn nobody has answered yet (after the last agent or human
+    turn) was taken; None when every debtor turn has had an answer."""
+    answered = (
+        select(func.coalesce(func.max(Turn.seq), 0))
+        .where(Turn.conversation_id == conversation_id, Turn.role != "debtor")
+        .scalar_subquery()
+    )
+    oldest = await session.scalar(
+        select(func.min(Turn.created_at)).where(
+            Turn.conversation_id == conversation_id, Turn.role == "debtor", Turn.seq > answered
+        )
+    )
+    return None if oldest is None else utc(oldest)
 
 
 async def last_turn_seq(session: AsyncSession, conversation_id: str) -> int:

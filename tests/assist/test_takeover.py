@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from tests.assist.helpers import (
     verified_chat,
 )
 from tests.conftest import fixed_clock, http_client
+from tests.databases import DATABASES, fresh_database_url
 
 THREAT = "we will have you arrested"
 
@@ -208,3 +211,65 @@ async def test_a_takeover_elsewhere_while_a_message_is_checked_refuses_the_messa
     assert refused.json()["error"]["controlled_by"] == "supervisor@demo"
     assert [t for t in (await client.get(base)).json()["turns"] if t["role"] == "human"] == []
     assert len(await chain_of(app, conversation_id)) == chain_before
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+async def test_a_debtor_left_unanswered_too_long_gets_the_bot_back(
+    settings: Settings, kind: str, tmp_path: Path
+) -> None:
+    """AGENT_TAKEOVER_IDLE_SECONDS: a person who took the chat over and left the debtor's
+    message unanswered for longer hands it back, in the debtor's next turn's transaction;
+    answering in time keeps it theirs."""
+    now = [fixed_clock()]
+    idle = dt.timedelta(seconds=settings.takeover_idle_seconds)
+    async with fresh_database_url(kind, tmp_path) as url:
+        application = create_app(
+            settings.model_copy(update={"database_url": url}), clock=lambda: now[0]
+        )
+        async with application.router.lifespan_context(application):
+            await _unanswered_too_long(application, now, idle)
+
+
+async def _unanswered_too_long(
+    application: FastAPI, now: list[dt.datetime], idle: dt.timedelta
+) -> None:
+    async with http_client(application) as c:
+        await sign_in(c, "agent@demo")
+        chat = await verified_chat(c)
+        base = f"/v1/assist/conversations/{chat['conversation_id']}"
+        said = f"/v1/chat/sessions/{chat['session_id']}/messages"
+        assert (await c.post(base + "/takeover")).status_code == 200
+
+        async def debtor(text: str, after: dt.timedelta) -> list[Any]:
+            now[0] += after
+            reply = await c.post(said, json={"text": text})
+            assert reply.status_code == 200, reply.text
+            return list(reply.json()["messages"])
+
+        assert await debtor("hello?", dt.timedelta(seconds=1)) == []
+        # The person answers within the limit: the conversation stays theirs.
+        now[0] += idle - dt.timedelta(seconds=5)
+        answered = await c.post(base + "/messages", json={"text": "Sorry, one moment please."})
+        assert answered.status_code == 200, answered.text
+        assert await debtor("ok", idle - dt.timedelta(seconds=1)) == []
+        assert await debtor("still there?", dt.timedelta(seconds=2)) == []
+        assert (await c.get(base)).json()["controlled_by"] == "agent@demo"
+
+        # "ok" has now waited longer than the limit: the next message gets the bot back.
+        assert await debtor("hello??", idle), "the bot answers again"
+        assert (await c.get(base)).json()["controlled_by"] is None
+        events = await chain_of(application, chat["conversation_id"])
+        released = [e for e in events if e.payload and e.payload.get("reason") == "holder_idle"]
+        assert [e.payload for e in released] == [
+            {
+                "controlled_by": None,
+                "by": "system",
+                "previous": "agent@demo",
+                "reason": "holder_idle",
+            }
+        ]
+        kinds = [e.kind for e in events]
+        assert kinds[kinds.index("conversation.control", events.index(released[0])) + 1] == (
+            "turn.inbound"
+        )
+        assert await chain_ok(application)

@@ -104,7 +104,7 @@ class TrainConfig:
     code_switch_words: float = 0.5
     class_weight_power: float = 0.5
     # The next three are off by default: across seeds none moved CPED or the own test
-    # beyond the seed spread, and each retrain is a new draw (README, "Training recipe").
+    # beyond the seed spread, and each retrain is a new draw (docs/classifier-experiments.md).
     # Learning-rate factor per encoder layer below the top one (1: one rate), so the lower,
     # more general layers move least.
     layer_lr_decay: float = 1.0

@@ -21,9 +21,11 @@ COPY agent ./agent
 FROM base AS model
 # torch first, pinned, so `pip install .[train]` resolves around it. PyPI's torch is a CUDA
 # build of several GB; for the CPU one pass
-# --build-arg TORCH_PIP_ARGS="--index-url <your CPU-only torch index>".
+# --build-arg TORCH_PIP_ARGS="--index-url <your CPU-only torch index>". Not constrained:
+# that index need not carry constraints.txt's versions of torch's own requirements; the
+# next install moves them to those versions from PyPI.
 ARG TORCH_PIP_ARGS=""
-RUN pip install -c constraints.txt "torch==2.13.0" $TORCH_PIP_ARGS \
+RUN pip install "torch==2.13.0" $TORCH_PIP_ARGS \
     && pip install -c constraints.txt ".[train]"
 COPY data ./data
 ENV AGENT_MODEL_DIR=/app/models/classifier

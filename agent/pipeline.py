@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.assist.payloads import control_event, ended_event, turn_event
-from agent.assist.takeover import TakeoverMixin
+from agent.assist.takeover import TakeoverMixin, append_control
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import active_flags, set_flags
 from agent.compliance.guard import Guard
@@ -372,15 +372,8 @@ class TurnPipeline(TakeoverMixin):
                     if conversation.controlled_by != idle_holder:  # they acted meanwhile
                         raise Conflict("turn_conflict", "the conversation changed hands; resend")
                     conversation.controlled_by = None
-                    chain.append(
-                        "conversation.control",
-                        conversation.id,
-                        {
-                            "controlled_by": None,
-                            "by": "system",
-                            "previous": idle_holder,
-                            "reason": "holder_idle",
-                        },
+                    append_control(
+                        chain, conversation.id, None, "system", idle_holder, reason="holder_idle"
                     )
                 seq = await repository.last_turn_seq(session, conversation.id) + 1
                 session.add(

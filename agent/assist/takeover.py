@@ -249,11 +249,7 @@ class TakeoverMixin:
                         _refuse_unless_holder(locked, by)
                     locked.controlled_by = username
                     locked.updated_at = self.clock()
-                    chain.append(
-                        "conversation.control",
-                        locked.id,
-                        {"controlled_by": username, "by": by, "previous": holder},
-                    )
+                    append_control(chain, locked.id, username, by, holder)
                     await chain.close()
             except SQLAlchemyError as exc:
                 raise _unavailable(exc, conversation_id) from exc
@@ -322,6 +318,19 @@ def _typed_channel(conversation: Conversation) -> None:
         raise Conflict(
             "channel_not_supported", f"a person can take over chat, not {conversation.channel}"
         )
+
+
+def append_control(
+    chain: AuditChain,
+    conversation_id: str,
+    controlled_by: str | None,
+    by: str,
+    previous: str | None,
+    **details: str,
+) -> None:
+    """The chain's record of who holds a conversation now, who changed it, who held it."""
+    payload = {"controlled_by": controlled_by, "by": by, "previous": previous, **details}
+    chain.append("conversation.control", conversation_id, payload)
 
 
 def _refuse_unless_holder(conversation: Conversation, by: str) -> None:

@@ -13,6 +13,7 @@ from agent.api.errors import install_error_handlers
 from agent.api.limits import BodySizeLimit
 from agent.api.main import api_router
 from agent.api.openapi import install_openapi
+from agent.assist.idle import IdleRound, round_interval
 from agent.campaigns.local import LocalDialer
 from agent.logs import configure_logging, log_event
 from agent.pipeline import Clock, system_clock
@@ -52,10 +53,20 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             )
             dialer.start()
         app.state.dialer = dialer
+        # Chats a person took over and left the debtor waiting in go back to the bot.
+        idle_round = None
+        if services.pipeline.takeover_idle is not None:
+            idle_round = IdleRound(
+                services.pipeline, round_interval(services.pipeline.takeover_idle)
+            )
+            idle_round.start()
+        app.state.idle_round = idle_round
         log_event(log, "service_started", database=services.store.engine.dialect.name)
         try:
             yield
         finally:
+            if idle_round is not None:
+                await idle_round.close()
             if dialer is not None:
                 await dialer.close()
             if audiosocket is not None:

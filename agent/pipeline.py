@@ -87,6 +87,15 @@ class TurnOutcome:
     analysis_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """A debtor's turn to log: the redacted text, its analysis, the flags it newly raised."""
+
+    text: str
+    analysis: Analysis
+    new_flags: list[str]
+
+
 class TurnPipeline(TakeoverMixin):
     def __init__(
         self,
@@ -262,9 +271,7 @@ class TurnPipeline(TakeoverMixin):
         seq = await self._commit_turn(
             conversation,
             account,
-            text,
-            analysis,
-            new_flags,
+            Inbound(text, analysis, new_flags),
             new_state,
             decision,
             outbound,
@@ -307,6 +314,72 @@ class TurnPipeline(TakeoverMixin):
             analysis_seconds,
         )
 
+    async def answer_waiting(self, conversation_id: str) -> bool:
+        """Give the bot back a chat whose holder has left the debtor waiting longer than
+        `takeover_idle`, and answer the debtor now: the idle round (agent/assist/idle.py)
+        calls this, so a debtor who waits in silence is not left unanswered. The bot
+        answers the latest waiting message, honouring the flags every waiting message
+        raised. False when there is nothing to do (answered, handed back, ended)."""
+        conversation = await self._load(conversation_id)
+        async with self._session_lock(conversation.session_id):
+            async with self.store.read() as session:
+                conversation = await session.get(Conversation, conversation_id) or conversation
+                account, debtor = await repository.account_by_id(session, conversation.account_id)
+                waiting = await repository.waiting_turns(session, conversation_id)
+            now = self.clock()
+            holder = await self._idle_holder(conversation, now)
+            state = ConversationState.model_validate(conversation.state)
+            if holder is None or state.ended or not waiting:
+                return False
+            facts = self._facts(
+                account,
+                debtor,
+                conversation.locale,
+                conversation.channel,
+                now,
+                state.first_communication,
+            )
+            analyses = [Analysis.model_validate(turn.analysis) for turn in waiting]
+            # `observe` already put these flags on the state when each message came in;
+            # which of them this answer must react to is recomputed from the analyses.
+            raised = {flag for a in analyses for flag in observe(state.model_copy(deep=True), a)[0]}
+            new_state, decision = self.dialogue.respond(
+                conversation.policy_id, state, analyses[-1], facts, frozenset(raised)
+            )
+            outbound = self._guarded(decision, new_state, facts)
+            seq = await self._commit_turn(
+                conversation, account, None, new_state, decision, outbound, now, holder
+            )
+        log_event(
+            log,
+            "takeover_released",
+            conversation_id=conversation.id,
+            idle=holder,
+            answered=waiting[-1].seq,
+            rule=decision.rule,
+        )
+        await self._announce(
+            conversation,
+            [
+                control_event(conversation.id, None),
+                *(
+                    turn_event(
+                        conversation,
+                        seq + i,
+                        "agent",
+                        o.message.text,
+                        new_state,
+                        now,
+                        message=o.message,
+                    )
+                    for i, o in enumerate(outbound, 1)
+                ),
+                *([ended_event(conversation.id)] if new_state.ended else []),
+            ],
+            to_session=True,  # the widget gets the bot's words pushed, like a person's
+        )
+        return True
+
     async def record(self, conversation_id: str, kind: str, payload: dict[str, Any]) -> None:
         """Append a channel event (a barge-in, a disclosure played or repeated) to the
         conversation's chain; returns once it is durable."""
@@ -347,16 +420,15 @@ class TurnPipeline(TakeoverMixin):
         self,
         loaded: Conversation,
         account: Account,
-        text: str,
-        analysis: Analysis,
-        new_flags: list[str],
+        inbound: Inbound | None,
         state: ConversationState,
         decision: Decision | None,
         outbound: list[OutboundMessage],
         now: dt.datetime,
         idle_holder: str | None = None,
     ) -> int:
-        """Log the debtor's turn and the replies in one transaction; returns its seq.
+        """Log the debtor's turn (if `inbound`) and the replies in one transaction; returns
+        the seq the replies follow (the debtor's turn, or the last turn logged before).
         With `idle_holder`, the same transaction hands the conversation back from them."""
         try:
             async with self.store.write() as session:
@@ -375,27 +447,31 @@ class TurnPipeline(TakeoverMixin):
                     append_control(
                         chain, conversation.id, None, "system", idle_holder, reason="holder_idle"
                     )
-                seq = await repository.last_turn_seq(session, conversation.id) + 1
-                session.add(
-                    Turn(
-                        conversation_id=conversation.id,
-                        seq=seq,
-                        role="debtor",
-                        text=text,
-                        created_at=now,
-                        analysis=analysis.model_dump(mode="json"),
+                seq = await repository.last_turn_seq(session, conversation.id)
+                new_flags = [] if inbound is None else inbound.new_flags
+                if inbound is not None:
+                    seq += 1
+                    analysis = inbound.analysis.model_dump(mode="json")
+                    session.add(
+                        Turn(
+                            conversation_id=conversation.id,
+                            seq=seq,
+                            role="debtor",
+                            text=inbound.text,
+                            created_at=now,
+                            analysis=analysis,
+                        )
                     )
-                )
-                chain.append(
-                    "turn.inbound",
-                    conversation.id,
-                    {
-                        "turn": seq,
-                        "text": text,
-                        "analysis": analysis.model_dump(mode="json"),
-                        "flags_raised": new_flags,
-                    },
-                )
+                    chain.append(
+                        "turn.inbound",
+                        conversation.id,
+                        {
+                            "turn": seq,
+                            "text": inbound.text,
+                            "analysis": analysis,
+                            "flags_raised": new_flags,
+                        },
+                    )
                 if decision is not None:
                     self._add_outbound(
                         session, chain, conversation, decision, outbound, now, seq + 1

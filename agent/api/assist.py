@@ -9,6 +9,7 @@ JSON strings; the pages insert it with textContent.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -110,6 +111,7 @@ async def live_conversations(principal: ReaderDep, services: ServicesDep) -> dic
             emotions[conversation_id] = (analysis or {}).get("emotion")
         events = await chain_events(session, ids)
         refusals = await contact_refusals(session, {ref for _, ref in rows})
+        waiting = await repository.waiting_since(session, ids)
     body = []
     for conversation, account_ref in rows:
         state = ConversationState.model_validate(conversation.state)
@@ -127,11 +129,28 @@ async def live_conversations(principal: ReaderDep, services: ServicesDep) -> dic
                 "flags": state.flags,
                 "alerts": len(alerts_from(state.flags, own, mine)),
                 "controlled_by": conversation.controlled_by,
+                "waiting_since": _iso(waiting.get(conversation.id)),
                 "updated_at": utc(conversation.updated_at).isoformat(),
                 "ended": state.ended,
             }
         )
-    return {"conversations": body}
+    return {
+        "conversations": body,
+        "takeover_idle_seconds": _idle_seconds(services),
+        # The server's time: the panel counts waits on this clock, not the browser's.
+        "now": services.pipeline.clock().isoformat(),
+    }
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _idle_seconds(services: Services) -> float | None:
+    """How long a person may leave the debtor waiting before the bot takes the chat back
+    (None: never); the panel counts down from `waiting_since` with it."""
+    idle = services.pipeline.takeover_idle
+    return None if idle is None else idle.total_seconds()
 
 
 @router.get("/conversations/{conversation_id}")
@@ -145,6 +164,7 @@ async def conversation_detail(
         state = ConversationState.model_validate(conversation.state)
         alerts = await alerts_for(session, conversation, state.flags)
         reached = await conversation_number(session, conversation)
+        waiting = await repository.waiting_since(session, [conversation.id])
     return {
         "conversation_id": conversation.id,
         "session_id": conversation.session_id,
@@ -158,6 +178,7 @@ async def conversation_detail(
         "flags": state.flags,
         "promise": state.public()["promise"],
         "controlled_by": conversation.controlled_by,
+        "waiting_since": _iso(waiting.get(conversation.id)),
         "turns": [_turn_body(t) for t in turns],
         "emotion_trend": [
             {

@@ -214,13 +214,15 @@ class TakeoverMixin:
 
     async def _idle_holder(self, conversation: Conversation, now: dt.datetime) -> str | None:
         """Who holds `conversation`, if they have left a debtor turn unanswered for longer
-        than `takeover_idle` (a closed browser, a collector called away): the debtor's turn
-        at `now` then hands it back to the bot. None otherwise."""
+        than `takeover_idle` (a closed browser, a collector called away): the conversation
+        then goes back to the bot, at the debtor's next turn or in the idle round
+        (`answer_waiting`), whichever comes first. None otherwise."""
         if conversation.controlled_by is None or self.takeover_idle is None:
             return None
         async with self.store.read() as session:
-            waiting_since = await repository.unanswered_since(session, conversation.id)
-        if waiting_since is None or now - waiting_since <= self.takeover_idle:
+            waiting = await repository.waiting_since(session, [conversation.id])
+        since = waiting.get(conversation.id)
+        if since is None or now - since <= self.takeover_idle:
             return None
         return conversation.controlled_by
 

@@ -76,11 +76,15 @@ def reply_body(outcome: TurnOutcome) -> dict[str, Any]:
 
 
 def pushed_reply(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A human agent's message from the event bus, as the socket's `reply` frame."""
-    if event.get("type") != "turn" or event.get("role") != "human" or "message" not in event:
+    """A message nobody's chat message asked for, from the event bus, as the socket's
+    `reply` frame with `pushed`: what a person in the assist panel says, or the bot's
+    answer when it takes back a chat the person left waiting. Only such turns carry a
+    `message` on the bus (the bot's ordinary replies go back on the asking socket)."""
+    if event.get("type") != "turn" or "message" not in event:
         return None
     return {
         "type": "reply",
+        "pushed": True,
         "conversation_id": event["conversation_id"],
         "messages": [{**event["message"], "seq": event["seq"]}],
         "state": event["state"],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from agent.errors import NotFound
 from agent.store.database import utc
@@ -63,20 +65,57 @@ async def turns_of(session: AsyncSession, conversation_id: str) -> list[Turn]:
     )
 
 
-async def unanswered_since(session: AsyncSession, conversation_id: str) -> dt.datetime | None:
-    """When the oldest debtor turn nobody has answered yet (after the last agent or human
-    turn) was taken; None when every debtor turn has had an answer."""
-    answered = (
-        select(func.coalesce(func.max(Turn.seq), 0))
-        .where(Turn.conversation_id == conversation_id, Turn.role != "debtor")
+def _unanswered() -> ColumnElement[bool]:
+    """A debtor turn after the last agent or human turn of its conversation."""
+    answer = aliased(Turn)
+    last_answer = (
+        select(func.coalesce(func.max(answer.seq), 0))
+        .where(answer.conversation_id == Turn.conversation_id, answer.role != "debtor")
+        .correlate(Turn)
         .scalar_subquery()
     )
-    oldest = await session.scalar(
-        select(func.min(Turn.created_at)).where(
-            Turn.conversation_id == conversation_id, Turn.role == "debtor", Turn.seq > answered
-        )
+    return and_(Turn.role == "debtor", Turn.seq > last_answer)
+
+
+async def waiting_since(
+    session: AsyncSession, conversation_ids: Sequence[str]
+) -> dict[str, dt.datetime]:
+    """Per conversation whose debtor is waiting for an answer: when the oldest unanswered
+    debtor turn was taken. Conversations with nothing unanswered are absent."""
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(Turn.conversation_id, func.min(Turn.created_at))
+        .where(Turn.conversation_id.in_(conversation_ids), _unanswered())
+        .group_by(Turn.conversation_id)
     )
-    return None if oldest is None else utc(oldest)
+    return {conversation_id: utc(oldest) for conversation_id, oldest in rows}
+
+
+async def waiting_turns(session: AsyncSession, conversation_id: str) -> list[Turn]:
+    """The debtor turns nobody has answered yet, oldest first."""
+    return list(
+        (
+            await session.execute(
+                select(Turn)
+                .where(Turn.conversation_id == conversation_id, _unanswered())
+                .order_by(Turn.seq)
+            )
+        ).scalars()
+    )
+
+
+async def held_conversations(session: AsyncSession) -> list[str]:
+    """Open conversations a person has taken over, every tenant's."""
+    return list(
+        (
+            await session.execute(
+                select(Conversation.id).where(
+                    Conversation.controlled_by.is_not(None), Conversation.ended_at.is_(None)
+                )
+            )
+        ).scalars()
+    )
 
 
 async def last_turn_seq(session: AsyncSession, conversation_id: str) -> int:

@@ -122,7 +122,7 @@ def test_human_message_is_logged_in_the_chain_and_reaches_the_chat_socket(
         sent = sync_client.post(base + "/messages", json={"text": text}, headers=csrf)
         assert sent.status_code == 200, sent.text
         pushed = ws.receive_json()
-        assert pushed["type"] == "reply"
+        assert pushed["type"] == "reply" and pushed["pushed"] is True
         [message] = pushed["messages"]
         assert message["role"] == "human" and message["text"] == text
         assert message["template_id"] == "human" and message["tone"] == "neutral"
@@ -273,3 +273,129 @@ async def _unanswered_too_long(
             "turn.inbound"
         )
         assert await chain_ok(application)
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+async def test_a_debtor_left_waiting_in_silence_gets_the_bot_back_from_the_idle_round(
+    settings: Settings, kind: str, tmp_path: Path
+) -> None:
+    """The idle round (agent/assist/idle.py) gives the chat back and has the bot answer
+    the waiting message, without the debtor writing again; a second round finds nothing."""
+    now = [fixed_clock()]
+    idle = dt.timedelta(seconds=settings.takeover_idle_seconds)
+    async with fresh_database_url(kind, tmp_path) as url:
+        application = create_app(
+            settings.model_copy(update={"database_url": url}), clock=lambda: now[0]
+        )
+        async with application.router.lifespan_context(application):
+            await _waiting_in_silence(application, now, idle)
+
+
+async def _waiting_in_silence(
+    application: FastAPI, now: list[dt.datetime], idle: dt.timedelta
+) -> None:
+    idle_round = application.state.idle_round
+    async with http_client(application) as c:
+        await sign_in(c, "agent@demo")
+        chat = await verified_chat(c)
+        conversation_id = chat["conversation_id"]
+        base = f"/v1/assist/conversations/{conversation_id}"
+        assert (await c.post(base + "/takeover")).status_code == 200
+        waited = await c.post(
+            f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "hello?"}
+        )
+        assert waited.json()["messages"] == []
+        asked_at = now[0]
+
+        now[0] += idle  # not longer than the limit yet
+        assert await idle_round.run_once() == []
+        listed = (await c.get("/v1/assist/conversations")).json()
+        [entry] = [e for e in listed["conversations"] if e["conversation_id"] == conversation_id]
+        assert entry["waiting_since"] == asked_at.isoformat()
+        assert listed["takeover_idle_seconds"] == idle.total_seconds()
+        assert listed["now"] == now[0].isoformat()
+        assert (await c.get(base)).json()["waiting_since"] == asked_at.isoformat()
+
+        now[0] += dt.timedelta(seconds=1)
+        assert await idle_round.run_once() == [conversation_id]
+        detail = (await c.get(base)).json()
+        assert detail["controlled_by"] is None
+        assert detail["waiting_since"] is None
+        last = detail["turns"][-1]
+        assert last["role"] == "agent" and last["text"], "the bot answered the waiting message"
+        events = await chain_of(application, conversation_id)
+        [released] = [
+            i
+            for i, e in enumerate(events)
+            if e.payload and e.payload.get("reason") == "holder_idle"
+        ]
+        assert events[released].payload == {
+            "controlled_by": None,
+            "by": "system",
+            "previous": "agent@demo",
+            "reason": "holder_idle",
+        }
+        # The hand-back and the bot's answer, after the waiting message, in one go.
+        assert events[released - 1].kind == "turn.inbound"
+        answer = [e.kind for e in events[released + 1 :]]
+        assert answer and set(answer) == {"turn.outbound"}
+        assert await idle_round.run_once() == []
+        assert await chain_ok(application)
+
+
+async def test_the_bot_taking_back_a_waiting_chat_honours_every_waiting_message(
+    settings: Settings,
+) -> None:
+    """A cease request left unanswered under a later "hello?" still ends the conversation
+    when the bot answers: the flags every waiting message raised count, not only the last."""
+    now = [fixed_clock()]
+    application = create_app(settings, clock=lambda: now[0])
+    async with application.router.lifespan_context(application), http_client(application) as c:
+        await sign_in(c, "agent@demo")
+        chat = await verified_chat(c)
+        base = f"/v1/assist/conversations/{chat['conversation_id']}"
+        assert (await c.post(base + "/takeover")).status_code == 200
+        for text in ("please stop contacting me", "hello?"):
+            said = await c.post(
+                f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": text}
+            )
+            assert said.json()["messages"] == []
+        now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
+        assert await application.state.idle_round.run_once() == [chat["conversation_id"]]
+        detail = (await c.get(base)).json()
+        assert detail["turns"][-1]["template_id"] == "cease_end"
+        assert detail["ended"] is True
+
+
+def test_the_bot_taking_back_a_waiting_chat_pushes_its_answer_to_the_widget(
+    settings: Settings,
+) -> None:
+    now = [fixed_clock()]
+    application = create_app(settings, clock=lambda: now[0])
+    with TestClient(application) as client:
+        login = client.post(
+            "/v1/auth/login", json={"username": "agent@demo", "password": PASSWORDS["agent@demo"]}
+        )
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        created = client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"}).json()
+        base = f"/v1/assist/conversations/{created['conversation_id']}"
+        with client.websocket_connect(f"/v1/chat/sessions/{created['session_id']}/ws") as ws:
+            assert ws.receive_json()["type"] == "session"
+            ws.send_json({"type": "message", "text": "April 12th 1985"})
+            assert ws.receive_json()["type"] == "typing"
+            assert ws.receive_json()["state"]["step"] == "offer_options"
+            assert client.post(base + "/takeover", headers=csrf).status_code == 200
+            ws.send_json({"type": "message", "text": "hello? anyone there?"})
+            assert ws.receive_json()["type"] == "typing"
+            assert ws.receive_json()["messages"] == []
+
+            now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
+            assert client.portal is not None
+            released = client.portal.call(application.state.idle_round.run_once)
+            assert released == [created["conversation_id"]]
+            pushed = ws.receive_json()
+            assert pushed["type"] == "reply" and pushed["pushed"] is True
+            [message] = pushed["messages"]
+            assert message["role"] == "agent" and message["text"]
+            transcript = client.get(f"/v1/conversations/{created['conversation_id']}").json()
+            assert transcript["turns"][-1]["seq"] == message["seq"]

@@ -332,3 +332,30 @@ async def test_a_panel_that_missed_a_barge_in_learns_it_from_the_refusal(
     finally:
         for context in (supervisor, agent, debtor):
             await context.close()
+
+
+async def test_a_debtor_waiting_on_the_agent_shows_how_long_and_when_the_bot_takes_over(
+    browser: Browser, base_url: str
+) -> None:
+    """While the agent holds the chat, an unanswered debtor message shows a running wait in
+    the list and in the conversation, with the time left before the bot takes the chat back
+    (AGENT_TAKEOVER_IDLE_SECONDS, 300 here); the agent's answer clears both."""
+    async with taken_over_chat(browser, base_url) as (widget, panel):
+        waiting = panel.locator("#fact-waiting")
+        badge = panel.locator('#conversations button[aria-current="true"] .badge.waiting')
+        await expect(waiting).to_be_hidden()
+        await send(widget, "hello? is anyone there?")
+        await expect(waiting).to_be_visible(timeout=TIMEOUT_MS)
+        await expect(waiting).to_have_text(
+            re.compile(r"^waiting 0:\d\d · back to the bot in 4:\d\d$"), timeout=TIMEOUT_MS
+        )
+        await expect(badge).to_have_text(re.compile(r"^waiting 0:\d\d$"))
+        first = await waiting.text_content()
+        await expect(waiting).not_to_have_text(first or "", timeout=TIMEOUT_MS)  # it runs
+
+        compose = panel.get_by_label("Your reply to the debtor")
+        await compose.fill(HUMAN_REPLY)
+        await compose.press("Enter")
+        await wait_for_text(widget, HUMAN_REPLY)
+        await expect(waiting).to_be_hidden(timeout=TIMEOUT_MS)
+        await expect(badge).to_have_count(0)

@@ -20,6 +20,10 @@
   var controlChanges = 0;
   var reads = 0; // re-reads of the selected conversation started: only the latest is applied
   var listReads = 0; // the same for the conversation list
+  // How long a person may leave the debtor waiting before the bot takes the chat back
+  // (seconds, null: never), and the server's clock minus ours: both from the list.
+  var idleLimit = null;
+  var clockSkew = 0;
 
   var $ = function (id) {
     return document.getElementById(id);
@@ -82,6 +86,7 @@
       }
     });
     $("wrapup-form").addEventListener("submit", onWrapup);
+    setInterval(tickWaiting, 1000);
     api("GET", "/v1/auth/me").then(function (r) {
       if (r.ok) signedIn(r.data);
       else signedOut();
@@ -170,10 +175,15 @@
         entry.flags = event.state.flags || entry.flags;
       }
       if (event.role === "debtor" && event.emotion) entry.emotion = event.emotion;
+      entry.waiting_since = waitingAfter(entry.waiting_since, event);
       renderList();
       if (id === selected) {
         // At once from the event; the full refresh (alerts, trend, suggestions) follows.
         appendTurn(event);
+        if (detail && detail.conversation_id === id) {
+          detail.waiting_since = waitingAfter(detail.waiting_since, event);
+          renderWaiting();
+        }
         if (event.state) $("fact-step").textContent = event.state.step;
         if (event.role === "debtor" && event.emotion) $("fact-emotion").textContent = event.emotion;
         scheduleRefresh();
@@ -202,6 +212,8 @@
     var read = ++listReads;
     return api("GET", "/v1/assist/conversations").then(function (r) {
       if (!r.ok || read !== listReads) return;
+      idleLimit = r.data.takeover_idle_seconds == null ? null : Number(r.data.takeover_idle_seconds);
+      if (r.data.now) clockSkew = Date.parse(r.data.now) - Date.now();
       var previous = conversations;
       conversations = new Map();
       (r.data.conversations || []).forEach(function (c) {
@@ -231,6 +243,11 @@
       var ref = el("span", "ref", c.account_ref + " · " + c.channel + " · " + c.locale);
       if (c.alerts) ref.append(" ", el("span", "badge alert", c.alerts + " alert" + (c.alerts > 1 ? "s" : "")));
       if (c.controlled_by) ref.append(" ", el("span", "badge human", "human: " + c.controlled_by));
+      if (c.controlled_by && c.waiting_since) {
+        var clock = el("span", "badge waiting waiting-clock");
+        clock.dataset.since = c.waiting_since;
+        ref.append(" ", clock);
+      }
       button.append(ref, el("span", "meta", "step " + c.step + " · " + (c.emotion || "no emotion yet")));
       button.addEventListener("click", function () {
         select(c.conversation_id);
@@ -315,6 +332,7 @@
     }, "No alerts.");
     drawTrend(detail.emotion_trend || []);
     renderControl();
+    renderWaiting();
     $("wrapup").hidden = !detail.ended;
   }
 
@@ -346,6 +364,44 @@
     $("compose").hidden = readOnly || other;
     $("suggestions").hidden = detail.ended;
     renderNumber();
+  }
+
+  // --- a debtor waiting on a person ------------------------------------------------------
+
+  // When the oldest unanswered debtor message came in, after `event` (a turn): a debtor
+  // message starts the wait unless one already has; any answer ends it.
+  function waitingAfter(since, event) {
+    if (event.role !== "debtor") return null;
+    return since || event.logged_at || new Date(Date.now() + clockSkew).toISOString();
+  }
+
+  // Shown while a person holds the conversation and the debtor waits on them: for how
+  // long, and when the bot takes it back (the server's idle rule, agent/assist/idle.py).
+  function renderWaiting() {
+    var since = detail && !detail.ended && detail.controlled_by ? detail.waiting_since : null;
+    $("fact-waiting-row").hidden = !since;
+    var clock = $("fact-waiting");
+    if (since) clock.dataset.since = since;
+    else delete clock.dataset.since;
+    tickWaiting();
+  }
+
+  function tickWaiting() {
+    var now = Date.now() + clockSkew;
+    document.querySelectorAll(".waiting-clock[data-since]").forEach(function (node) {
+      var waited = Math.max(0, (now - Date.parse(node.dataset.since)) / 1000);
+      var text = "waiting " + duration(waited);
+      if (node.id === "fact-waiting" && idleLimit != null) {
+        var left = idleLimit - waited;
+        text += left > 0 ? " · back to the bot in " + duration(left) : " · going back to the bot";
+      }
+      node.textContent = text;
+    });
+  }
+
+  function duration(seconds) {
+    var s = Math.floor(seconds);
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
   // The number that reached this conversation (a call, a texted link): shown by its last
@@ -431,6 +487,7 @@
     if (id === selected && detail) {
       detail.controlled_by = owner;
       renderControl();
+      renderWaiting();
     }
   }
 

@@ -313,11 +313,9 @@
 
   function onReply(frame) {
     var messages = frame.messages || [];
-    // A human agent's message pushed by the panel is not the answer to a debtor message.
-    var pushed = messages.length > 0 && messages.every(function (m) {
-      return m.role === "human";
-    });
-    if (!pushed) {
+    // A pushed message (a person in the panel, or the bot taking back a chat the person
+    // left waiting) is not the answer to the message in flight.
+    if (!frame.pushed) {
       typing.hidden = true;
       var item = outbox.shift();
       if (item) {

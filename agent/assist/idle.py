@@ -1,0 +1,71 @@
+"""The idle round: a chat a person took over and then left the debtor waiting in goes back
+to the bot, which answers, even when the debtor does not write again.
+
+Every `every_s` seconds (a quarter of the limit, at most 30 s) each replica looks for open
+conversations someone holds whose debtor has waited longer than AGENT_TAKEOVER_IDLE_SECONDS
+and has the pipeline answer them (`TurnPipeline.answer_waiting`). Replicas need no other
+coordination: the answer commits only while the conversation row, locked, still has the
+same holder and turn count, so of two replicas racing for one conversation the second
+gets a conflict and leaves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from agent.errors import ServiceError
+from agent.logs import log_event
+from agent.store import repository
+
+if TYPE_CHECKING:
+    from agent.pipeline import TurnPipeline
+
+log = logging.getLogger("agent.assist.idle")
+
+
+def round_interval(limit: dt.timedelta) -> float:
+    """Seconds between rounds: a debtor waits at most the limit plus this."""
+    return min(30.0, max(1.0, limit.total_seconds() / 4))
+
+
+class IdleRound:
+    def __init__(self, pipeline: TurnPipeline, every_s: float) -> None:
+        self.pipeline = pipeline
+        self.every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="takeover-idle-round")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run_once(self) -> list[str]:
+        """One round; returns the conversations given back to the bot (tests call this)."""
+        async with self.pipeline.store.read() as session:
+            held = await repository.held_conversations(session)
+        released = []
+        for conversation_id in held:
+            try:
+                if await self.pipeline.answer_waiting(conversation_id):
+                    released.append(conversation_id)
+            except ServiceError as exc:  # another replica's answer, a takeover meanwhile
+                log_event(
+                    log, "idle_answer_skipped", conversation_id=conversation_id, error=exc.code
+                )
+        return released
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                await self.run_once()
+            except Exception as exc:  # the next round tries again; the service stays up
+                log_event(log, "idle_round_failed", logging.ERROR, error=repr(exc))

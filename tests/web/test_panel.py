@@ -335,7 +335,7 @@ async def test_a_panel_that_missed_a_barge_in_learns_it_from_the_refusal(
 
 
 async def test_a_debtor_waiting_on_the_agent_shows_how_long_and_when_the_bot_takes_over(
-    browser: Browser, base_url: str
+    browser: Browser, base_url: str, artifacts: Path
 ) -> None:
     """While the agent holds the chat, an unanswered debtor message shows a running wait in
     the list and in the conversation, with the time left before the bot takes the chat back
@@ -352,6 +352,7 @@ async def test_a_debtor_waiting_on_the_agent_shows_how_long_and_when_the_bot_tak
         await expect(badge).to_have_text(re.compile(r"^waiting 0:\d\d$"))
         first = await waiting.text_content()
         await expect(waiting).not_to_have_text(first or "", timeout=TIMEOUT_MS)  # it runs
+        await panel.screenshot(path=artifacts / "panel-waiting.png", full_page=True)
 
         compose = panel.get_by_label("Your reply to the debtor")
         await compose.fill(HUMAN_REPLY)

@@ -322,8 +322,8 @@ class TurnPipeline(TakeoverMixin):
         raised. False when there is nothing to do (answered, handed back, ended)."""
         conversation = await self._load(conversation_id)
         async with self._session_lock(conversation.session_id):
+            conversation = await self._load(conversation_id)  # as it is now, in the lock
             async with self.store.read() as session:
-                conversation = await session.get(Conversation, conversation_id) or conversation
                 account, debtor = await repository.account_by_id(session, conversation.account_id)
                 waiting = await repository.waiting_turns(session, conversation_id)
             now = self.clock()

@@ -229,14 +229,7 @@ class TurnPipeline(TakeoverMixin):
         if state.ended:
             raise Conflict("conversation_ended", "this conversation has ended")
         now = self.clock()
-        facts = self._facts(
-            account,
-            debtor,
-            conversation.locale,
-            conversation.channel,
-            now,
-            state.first_communication,
-        )
+        facts = self._facts_in(conversation, state, account, debtor, now)
         if facts.text_payment_link and not await self._may_text_link(account, debtor):
             # The agent promises a texted link only when the rules would let it go.
             facts = dataclasses.replace(facts, text_payment_link=False)
@@ -331,14 +324,7 @@ class TurnPipeline(TakeoverMixin):
             state = ConversationState.model_validate(conversation.state)
             if holder is None or state.ended or not waiting:
                 return False
-            facts = self._facts(
-                account,
-                debtor,
-                conversation.locale,
-                conversation.channel,
-                now,
-                state.first_communication,
-            )
+            facts = self._facts_in(conversation, state, account, debtor, now)
             analyses = [Analysis.model_validate(turn.analysis) for turn in waiting]
             # `observe` already put these flags on the state when each message came in;
             # which of them this answer must react to is recomputed from the analyses.

@@ -85,12 +85,23 @@ class TakeoverMixin:
         async with self.store.read() as session:
             account, debtor = await repository.account_by_id(session, conversation.account_id)
         state = ConversationState.model_validate(conversation.state)
+        return self._facts_in(conversation, state, account, debtor, self.clock())
+
+    def _facts_in(
+        self,
+        conversation: Conversation,
+        state: ConversationState,
+        account: Account,
+        debtor: Debtor,
+        now: dt.datetime,
+    ) -> AccountFacts:
+        """The facts a turn of `conversation` (in `state`) is decided on, at `now`."""
         return self._facts(
             account,
             debtor,
             conversation.locale,
             conversation.channel,
-            self.clock(),
+            now,
             state.first_communication,
         )
 

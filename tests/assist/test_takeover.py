@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,20 @@ async def test_a_takeover_elsewhere_while_a_message_is_checked_refuses_the_messa
     assert len(await chain_of(app, conversation_id)) == chain_before
 
 
+@asynccontextmanager
+async def app_on_a_clock(
+    settings: Settings, kind: str, tmp_path: Path
+) -> AsyncIterator[tuple[FastAPI, list[dt.datetime]]]:
+    """The service on a fresh `kind` database, with a clock the test moves (`now[0]`)."""
+    now = [fixed_clock()]
+    async with fresh_database_url(kind, tmp_path) as url:
+        application = create_app(
+            settings.model_copy(update={"database_url": url}), clock=lambda: now[0]
+        )
+        async with application.router.lifespan_context(application):
+            yield application, now
+
+
 @pytest.mark.parametrize("kind", DATABASES)
 async def test_a_debtor_left_unanswered_too_long_gets_the_bot_back(
     settings: Settings, kind: str, tmp_path: Path
@@ -220,14 +235,9 @@ async def test_a_debtor_left_unanswered_too_long_gets_the_bot_back(
     """AGENT_TAKEOVER_IDLE_SECONDS: a person who took the chat over and left the debtor's
     message unanswered for longer hands it back, in the debtor's next turn's transaction;
     answering in time keeps it theirs."""
-    now = [fixed_clock()]
     idle = dt.timedelta(seconds=settings.takeover_idle_seconds)
-    async with fresh_database_url(kind, tmp_path) as url:
-        application = create_app(
-            settings.model_copy(update={"database_url": url}), clock=lambda: now[0]
-        )
-        async with application.router.lifespan_context(application):
-            await _unanswered_too_long(application, now, idle)
+    async with app_on_a_clock(settings, kind, tmp_path) as (application, now):
+        await _unanswered_too_long(application, now, idle)
 
 
 async def _unanswered_too_long(
@@ -281,14 +291,9 @@ async def test_a_debtor_left_waiting_in_silence_gets_the_bot_back_from_the_idle_
 ) -> None:
     """The idle round (agent/assist/idle.py) gives the chat back and has the bot answer
     the waiting message, without the debtor writing again; a second round finds nothing."""
-    now = [fixed_clock()]
     idle = dt.timedelta(seconds=settings.takeover_idle_seconds)
-    async with fresh_database_url(kind, tmp_path) as url:
-        application = create_app(
-            settings.model_copy(update={"database_url": url}), clock=lambda: now[0]
-        )
-        async with application.router.lifespan_context(application):
-            await _waiting_in_silence(application, now, idle)
+    async with app_on_a_clock(settings, kind, tmp_path) as (application, now):
+        await _waiting_in_silence(application, now, idle)
 
 
 async def _waiting_in_silence(

@@ -113,7 +113,7 @@ class Conversation(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # Agent assist: the username of the person who took the conversation over (the bot
     # stays silent while set), and the wrap-up code and summary saved at the end.
-    controlled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    controlled_by: Mapped[str | None] = mapped_column(String(100), index=True, nullable=True)
     wrapup: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # The campaign whose call or chat link started it (per-campaign analytics).
     campaign_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)

@@ -42,6 +42,11 @@ async def test_migrations_create_the_schema_and_seed_is_idempotent(
         store = app.state.services.store
         async with store.engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+            indexes = await conn.run_sync(
+                lambda sync: {i["name"] for i in inspect(sync).get_indexes("conversations")}
+            )
+        # The idle round's question (which open conversations does a person hold?) is indexed.
+        assert "ix_conversations_controlled_by" in indexes
         assert {
             "accounts",
             "debtors",

@@ -332,6 +332,11 @@ class TurnPipeline(TakeoverMixin):
             new_state, decision = self.dialogue.respond(
                 conversation.policy_id, state, analyses[-1], facts, frozenset(raised)
             )
+            # The debtor has waited minutes for this answer: it starts with an apology.
+            apology = self.dialogue.render_for(
+                conversation.policy_id, state, facts, "idle_apology", decision.tone
+            )
+            decision = decision.model_copy(update={"messages": [apology, *decision.messages]})
             outbound = self._guarded(decision, new_state, facts)
             seq = await self._commit_turn(
                 conversation, account, None, new_state, decision, outbound, now, holder

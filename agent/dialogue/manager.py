@@ -18,6 +18,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -59,6 +60,11 @@ class AccountFacts:
     text_payment_link: bool = False
 
 
+# Templates the service says on its own, outside any policy step: checked at start-up
+# like the policies' own. `idle_apology`: TurnPipeline.answer_waiting.
+CODE_TEMPLATES = frozenset({"idle_apology"})
+
+
 class Decision(BaseModel):
     policy_id: str
     policy_version: int
@@ -77,6 +83,7 @@ class DialogueManager:
         self.templates = templates
         for policy in policies.values():
             templates.require(policy.templates_used, policy.path)
+        templates.require(CODE_TEMPLATES, Path(__file__))
 
     def begin(
         self, policy_id: str, facts: AccountFacts, flags: list[str]

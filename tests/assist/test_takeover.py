@@ -311,6 +311,7 @@ async def _waiting_in_silence(
         )
         assert waited.json()["messages"] == []
         asked_at = now[0]
+        waiting_seq = (await c.get(base)).json()["turns"][-1]["seq"]
 
         now[0] += idle  # not longer than the limit yet
         assert await idle_round.run_once() == []
@@ -326,8 +327,10 @@ async def _waiting_in_silence(
         detail = (await c.get(base)).json()
         assert detail["controlled_by"] is None
         assert detail["waiting_since"] is None
-        last = detail["turns"][-1]
-        assert last["role"] == "agent" and last["text"], "the bot answered the waiting message"
+        apology, *answer = [t for t in detail["turns"] if t["seq"] > waiting_seq]
+        assert apology["role"] == "agent" and apology["template_id"] == "idle_apology"
+        assert apology["text"] == "Sorry to keep you waiting."
+        assert answer and all(t["role"] == "agent" and t["text"] for t in answer)
         events = await chain_of(application, conversation_id)
         [released] = [
             i
@@ -398,9 +401,12 @@ def test_the_bot_taking_back_a_waiting_chat_pushes_its_answer_to_the_widget(
             assert client.portal is not None
             released = client.portal.call(application.state.idle_round.run_once)
             assert released == [created["conversation_id"]]
-            pushed = ws.receive_json()
-            assert pushed["type"] == "reply" and pushed["pushed"] is True
-            [message] = pushed["messages"]
-            assert message["role"] == "agent" and message["text"]
             transcript = client.get(f"/v1/conversations/{created['conversation_id']}").json()
-            assert transcript["turns"][-1]["seq"] == message["seq"]
+            answer = [t for t in transcript["turns"] if t["role"] == "agent"][-2:]
+            for said in answer:  # the apology for the wait, then the answer: each pushed
+                pushed = ws.receive_json()
+                assert pushed["type"] == "reply" and pushed["pushed"] is True
+                [message] = pushed["messages"]
+                assert message["role"] == "agent"
+                assert (message["seq"], message["text"]) == (said["seq"], said["text"])
+            assert answer[0]["text"] == "Sorry to keep you waiting."

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.assist.payloads import control_event, ended_event, turn_event
-from agent.assist.takeover import TakeoverMixin, append_control
+from agent.assist.takeover import HOLDER_IDLE, TakeoverMixin, append_control
 from agent.compliance.audit import AuditChain
 from agent.compliance.flags import active_flags, set_flags
 from agent.compliance.guard import Guard
@@ -283,7 +283,9 @@ class TurnPipeline(TakeoverMixin):
         )
         if idle_holder is not None:
             log_event(log, "takeover_released", conversation_id=conversation.id, idle=idle_holder)
-        released = [] if idle_holder is None else [control_event(conversation.id, None)]
+        released = (
+            [] if idle_holder is None else [control_event(conversation.id, None, HOLDER_IDLE)]
+        )
         await self._announce(
             conversation,
             [
@@ -352,7 +354,7 @@ class TurnPipeline(TakeoverMixin):
         await self._announce(
             conversation,
             [
-                control_event(conversation.id, None),
+                control_event(conversation.id, None, HOLDER_IDLE),
                 *(
                     turn_event(
                         conversation,
@@ -436,7 +438,7 @@ class TurnPipeline(TakeoverMixin):
                         raise Conflict("turn_conflict", "the conversation changed hands; resend")
                     conversation.controlled_by = None
                     append_control(
-                        chain, conversation.id, None, "system", idle_holder, reason="holder_idle"
+                        chain, conversation.id, None, "system", idle_holder, reason=HOLDER_IDLE
                     )
                 seq = await repository.last_turn_seq(session, conversation.id)
                 new_flags = [] if inbound is None else inbound.new_flags

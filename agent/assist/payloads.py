@@ -58,5 +58,16 @@ def ended_event(conversation_id: str) -> Event:
     return {"type": "ended", "conversation_id": conversation_id}
 
 
-def control_event(conversation_id: str, controlled_by: str | None) -> Event:
-    return {"type": "control", "conversation_id": conversation_id, "controlled_by": controlled_by}
+def control_event(
+    conversation_id: str, controlled_by: str | None, reason: str | None = None
+) -> Event:
+    """Who holds the conversation now; `reason` when the service changed it on its own
+    (`holder_idle`: the bot took back a chat whose debtor waited too long)."""
+    event: Event = {
+        "type": "control",
+        "conversation_id": conversation_id,
+        "controlled_by": controlled_by,
+    }
+    if reason is not None:
+        event["reason"] = reason
+    return event

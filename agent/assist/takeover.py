@@ -38,6 +38,10 @@ from agent.store.store import Store
 
 log = logging.getLogger("agent.assist.takeover")
 
+# Why the service took a conversation back from the person holding it: they left a debtor
+# message unanswered longer than `takeover_idle` (chain event and live event alike).
+HOLDER_IDLE = "holder_idle"
+
 
 class TakeoverMixin:
     # Provided by TurnPipeline.

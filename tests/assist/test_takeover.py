@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -323,7 +324,16 @@ async def _waiting_in_silence(
         assert (await c.get(base)).json()["waiting_since"] == asked_at.isoformat()
 
         now[0] += dt.timedelta(seconds=1)
+        live = services_of(application).events.subscribe("tenant:demo")
         assert await idle_round.run_once() == [conversation_id]
+        control = await asyncio.wait_for(anext(live), 5)
+        live.close()
+        assert control == {
+            "type": "control",
+            "conversation_id": conversation_id,
+            "controlled_by": None,
+            "reason": "holder_idle",  # the panel says why the bot has the chat again
+        }
         detail = (await c.get(base)).json()
         assert detail["controlled_by"] is None
         assert detail["waiting_since"] is None

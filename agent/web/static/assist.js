@@ -190,6 +190,12 @@
       }
     } else if (event.type === "control") {
       controlChanged(id, event.controlled_by);
+      if (id === selected && event.reason === "holder_idle") {
+        // Said where the person who held it will look: their buttons just changed.
+        $("control-note").textContent =
+          "The bot took this chat back: the debtor's message waited longer than " +
+          duration(idleLimit || 0) + " without a reply.";
+      }
     } else if (event.type === "ended") {
       conversations.delete(id);
       renderList();
@@ -265,6 +271,7 @@
     selected = id;
     renderList();
     $("compose-error").textContent = "";
+    $("control-note").textContent = "";
     $("wrapup-status").textContent = "";
     refreshSelected().then(function () {
       $("transcript").focus();
@@ -502,6 +509,7 @@
 
   function act(action) {
     postAction(action, function (data, id) {
+      $("control-note").textContent = "";
       controlChanged(id, data.controlled_by);
       (action === "takeover" ? $("compose-text") : $("takeover")).focus();
     });

@@ -420,3 +420,40 @@ def test_the_bot_taking_back_a_waiting_chat_pushes_its_answer_to_the_widget(
                 assert message["role"] == "agent"
                 assert (message["seq"], message["text"]) == (said["seq"], said["text"])
             assert answer[0]["text"] == "Sorry to keep you waiting."
+
+
+async def test_two_replicas_running_the_idle_round_answer_a_waiting_debtor_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Every replica runs the idle round. Two of them on one PostgreSQL, in the same instant,
+    find the same waiting debtor: the conversation row's lock and turn count let exactly
+    one of them hand it back and answer; the other leaves it."""
+    now = [fixed_clock()]
+    async with fresh_database_url("postgres", tmp_path) as url:
+        first = create_app(settings.model_copy(update={"database_url": url}), clock=lambda: now[0])
+        second = create_app(settings.model_copy(update={"database_url": url}), clock=lambda: now[0])
+        async with (
+            first.router.lifespan_context(first),
+            second.router.lifespan_context(second),
+            http_client(first) as c,
+        ):
+            await sign_in(c, "agent@demo")
+            chat = await verified_chat(c)
+            base = f"/v1/assist/conversations/{chat['conversation_id']}"
+            assert (await c.post(base + "/takeover")).status_code == 200
+            said = await c.post(
+                f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "hello?"}
+            )
+            assert said.json()["messages"] == []
+            now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
+
+            rounds = await asyncio.gather(
+                first.state.idle_round.run_once(), second.state.idle_round.run_once()
+            )
+            assert sorted(map(len, rounds)) == [0, 1]
+            turns = (await c.get(base)).json()["turns"]
+            assert [t["template_id"] for t in turns].count("idle_apology") == 1
+            events = await chain_of(first, chat["conversation_id"])
+            released = [e for e in events if e.payload and e.payload.get("reason") == "holder_idle"]
+            assert len(released) == 1
+            assert await chain_ok(first)

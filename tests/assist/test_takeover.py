@@ -457,3 +457,23 @@ async def test_two_replicas_running_the_idle_round_answer_a_waiting_debtor_once(
             released = [e for e in events if e.payload and e.payload.get("reason") == "holder_idle"]
             assert len(released) == 1
             assert await chain_ok(first)
+
+
+async def test_the_bot_takes_back_a_waiting_chinese_chat_in_chinese(settings: Settings) -> None:
+    now = [fixed_clock()]
+    application = create_app(settings, clock=lambda: now[0])
+    async with application.router.lifespan_context(application), http_client(application) as c:
+        await sign_in(c, "agent@demo")
+        chat = await verified_chat(c, "DEMO-CN-001")
+        base = f"/v1/assist/conversations/{chat['conversation_id']}"
+        assert (await c.post(base + "/takeover")).status_code == 200
+        said = await c.post(
+            f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "喂？有人吗"}
+        )
+        assert said.json()["messages"] == []
+        now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
+        assert await application.state.idle_round.run_once() == [chat["conversation_id"]]
+        turns = (await c.get(base)).json()["turns"]
+        apology = next(t for t in turns if t["template_id"] == "idle_apology")
+        assert apology["text"] == "抱歉让您久等了。"
+        assert turns[-1]["role"] == "agent" and turns[-1]["template_id"] != "idle_apology"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from starlette.testclient import WebSocketTestSession
 
 from agent.app import create_app
 from agent.settings import Settings
@@ -104,22 +106,37 @@ def sync_client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_human_message_is_logged_in_the_chain_and_reaches_the_chat_socket(
-    sync_client: TestClient,
-) -> None:
-    login = sync_client.post(
+@dataclass(frozen=True)
+class TakenOver:
+    conversation_id: str
+    base: str  # the conversation's assist URL
+    csrf: dict[str, str]
+
+
+@contextmanager
+def taken_over_socket(client: TestClient) -> Iterator[tuple[WebSocketTestSession, TakenOver]]:
+    """The demo debtor's chat socket, past identity verification, taken over by agent@demo
+    (signed in on `client`); with the conversation's ids and the agent's CSRF header."""
+    login = client.post(
         "/v1/auth/login", json={"username": "agent@demo", "password": PASSWORDS["agent@demo"]}
     )
     csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
-    created = sync_client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"}).json()
+    created = client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"}).json()
     base = f"/v1/assist/conversations/{created['conversation_id']}"
-    with sync_client.websocket_connect(f"/v1/chat/sessions/{created['session_id']}/ws") as ws:
+    with client.websocket_connect(f"/v1/chat/sessions/{created['session_id']}/ws") as ws:
         assert ws.receive_json()["type"] == "session"
         ws.send_json({"type": "message", "text": "April 12th 1985"})
         assert ws.receive_json()["type"] == "typing"
         assert ws.receive_json()["state"]["step"] == "offer_options"
-        assert sync_client.post(base + "/takeover", headers=csrf).status_code == 200
+        assert client.post(base + "/takeover", headers=csrf).status_code == 200
+        yield ws, TakenOver(created["conversation_id"], base, csrf)
 
+
+def test_human_message_is_logged_in_the_chain_and_reaches_the_chat_socket(
+    sync_client: TestClient,
+) -> None:
+    with taken_over_socket(sync_client) as (ws, chat):
+        base, csrf = chat.base, chat.csrf
         text = "Hi, I'm Sam from the accounts team. <b>How</b> can I help?"
         sent = sync_client.post(base + "/messages", json={"text": text}, headers=csrf)
         assert sent.status_code == 200, sent.text
@@ -137,7 +154,7 @@ def test_human_message_is_logged_in_the_chain_and_reaches_the_chat_socket(
 
         blocked = sync_client.post(base + "/messages", json={"text": THREAT}, headers=csrf)
         assert blocked.status_code == 422
-    transcript = sync_client.get(f"/v1/conversations/{created['conversation_id']}").json()
+    transcript = sync_client.get(f"/v1/conversations/{chat.conversation_id}").json()
     humans = [t for t in transcript["turns"] if t["role"] == "human"]
     assert [t["text"] for t in humans] == [text], "the blocked threat was never logged as said"
     verify = sync_client.get("/v1/audit/verify", headers=csrf).json()
@@ -390,36 +407,24 @@ def test_the_bot_taking_back_a_waiting_chat_pushes_its_answer_to_the_widget(
 ) -> None:
     now = [fixed_clock()]
     application = create_app(settings, clock=lambda: now[0])
-    with TestClient(application) as client:
-        login = client.post(
-            "/v1/auth/login", json={"username": "agent@demo", "password": PASSWORDS["agent@demo"]}
-        )
-        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
-        created = client.post("/v1/chat/sessions", json={"account_ref": "DEMO-US-001"}).json()
-        base = f"/v1/assist/conversations/{created['conversation_id']}"
-        with client.websocket_connect(f"/v1/chat/sessions/{created['session_id']}/ws") as ws:
-            assert ws.receive_json()["type"] == "session"
-            ws.send_json({"type": "message", "text": "April 12th 1985"})
-            assert ws.receive_json()["type"] == "typing"
-            assert ws.receive_json()["state"]["step"] == "offer_options"
-            assert client.post(base + "/takeover", headers=csrf).status_code == 200
-            ws.send_json({"type": "message", "text": "hello? anyone there?"})
-            assert ws.receive_json()["type"] == "typing"
-            assert ws.receive_json()["messages"] == []
+    with TestClient(application) as client, taken_over_socket(client) as (ws, chat):
+        ws.send_json({"type": "message", "text": "hello? anyone there?"})
+        assert ws.receive_json()["type"] == "typing"
+        assert ws.receive_json()["messages"] == []
 
-            now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
-            assert client.portal is not None
-            released = client.portal.call(application.state.idle_round.run_once)
-            assert released == [created["conversation_id"]]
-            transcript = client.get(f"/v1/conversations/{created['conversation_id']}").json()
-            answer = [t for t in transcript["turns"] if t["role"] == "agent"][-2:]
-            for said in answer:  # the apology for the wait, then the answer: each pushed
-                pushed = ws.receive_json()
-                assert pushed["type"] == "reply" and pushed["pushed"] is True
-                [message] = pushed["messages"]
-                assert message["role"] == "agent"
-                assert (message["seq"], message["text"]) == (said["seq"], said["text"])
-            assert answer[0]["text"] == "Sorry to keep you waiting."
+        now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
+        assert client.portal is not None
+        released = client.portal.call(application.state.idle_round.run_once)
+        assert released == [chat.conversation_id]
+        transcript = client.get(f"/v1/conversations/{chat.conversation_id}").json()
+        answer = [t for t in transcript["turns"] if t["role"] == "agent"][-2:]
+        for said in answer:  # the apology for the wait, then the answer: each pushed
+            pushed = ws.receive_json()
+            assert pushed["type"] == "reply" and pushed["pushed"] is True
+            [message] = pushed["messages"]
+            assert message["role"] == "agent"
+            assert (message["seq"], message["text"]) == (said["seq"], said["text"])
+        assert answer[0]["text"] == "Sorry to keep you waiting."
 
 
 async def test_two_replicas_running_the_idle_round_answer_a_waiting_debtor_once(

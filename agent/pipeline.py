@@ -52,6 +52,7 @@ from agent.logs import log_event
 from agent.nlp.analyzer import Analyzer
 from agent.payments.links import payment_link
 from agent.store import repository
+from agent.store.database import utc
 from agent.store.models import Account, Conversation, Debtor, PromiseToPay, Turn
 from agent.store.store import Store
 from agent.telephony.lookup import debtor_numbers
@@ -321,10 +322,12 @@ class TurnPipeline(TakeoverMixin):
             async with self.store.read() as session:
                 account, debtor = await repository.account_by_id(session, conversation.account_id)
                 waiting = await repository.waiting_turns(session, conversation_id)
+            if not waiting:
+                return False
             now = self.clock()
-            holder = await self._idle_holder(conversation, now)
+            holder = self._holder_if_idle(conversation, utc(waiting[0].created_at), now)
             state = ConversationState.model_validate(conversation.state)
-            if holder is None or state.ended or not waiting:
+            if holder is None or state.ended:
                 return False
             facts = self._facts_in(conversation, state, account, debtor, now)
             analyses = [Analysis.model_validate(turn.analysis) for turn in waiting]

@@ -49,10 +49,17 @@ class IdleRound:
 
     async def run_once(self) -> list[str]:
         """One round; returns the conversations given back to the bot (tests call this)."""
+        limit = self.pipeline.takeover_idle
+        if limit is None:
+            return []
         async with self.pipeline.store.read() as session:
             held = await repository.held_conversations(session)
+            waiting = await repository.waiting_since(session, held)
+        # Only these are worth the pipeline's lock; it checks everything again under it.
+        cutoff = self.pipeline.clock() - limit
+        due = sorted(c for c, since in waiting.items() if since < cutoff)
         released = []
-        for conversation_id in held:
+        for conversation_id in due:
             try:
                 if await self.pipeline.answer_waiting(conversation_id):
                     released.append(conversation_id)

@@ -236,8 +236,15 @@ class TakeoverMixin:
             return None
         async with self.store.read() as session:
             waiting = await repository.waiting_since(session, [conversation.id])
-        since = waiting.get(conversation.id)
-        if since is None or now - since <= self.takeover_idle:
+        return self._holder_if_idle(conversation, waiting.get(conversation.id), now)
+
+    def _holder_if_idle(
+        self, conversation: Conversation, waiting_since: dt.datetime | None, now: dt.datetime
+    ) -> str | None:
+        """The rule itself: the holder, if the debtor has waited on them past the limit."""
+        if self.takeover_idle is None or waiting_since is None:
+            return None
+        if now - waiting_since <= self.takeover_idle:
             return None
         return conversation.controlled_by
 

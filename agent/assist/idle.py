@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
+from agent.assist.takeover import waited_too_long
 from agent.errors import ServiceError
 from agent.logs import log_event
 from agent.store import repository
@@ -49,15 +50,12 @@ class IdleRound:
 
     async def run_once(self) -> list[str]:
         """One round; returns the conversations given back to the bot (tests call this)."""
-        limit = self.pipeline.takeover_idle
-        if limit is None:
-            return []
         async with self.pipeline.store.read() as session:
             held = await repository.held_conversations(session)
             waiting = await repository.waiting_since(session, held)
         # Only these are worth the pipeline's lock; it checks everything again under it.
-        cutoff = self.pipeline.clock() - limit
-        due = sorted(c for c, since in waiting.items() if since < cutoff)
+        now, limit = self.pipeline.clock(), self.pipeline.takeover_idle
+        due = sorted(c for c, since in waiting.items() if waited_too_long(since, now, limit))
         released = []
         for conversation_id in due:
             try:

@@ -241,10 +241,8 @@ class TakeoverMixin:
     def _holder_if_idle(
         self, conversation: Conversation, waiting_since: dt.datetime | None, now: dt.datetime
     ) -> str | None:
-        """The rule itself: the holder, if the debtor has waited on them past the limit."""
-        if self.takeover_idle is None or waiting_since is None:
-            return None
-        if now - waiting_since <= self.takeover_idle:
+        """The holder, if the debtor has waited on them past the limit."""
+        if waiting_since is None or not waited_too_long(waiting_since, now, self.takeover_idle):
             return None
         return conversation.controlled_by
 
@@ -333,6 +331,12 @@ class TakeoverMixin:
                 await chain.close()
         except SQLAlchemyError as exc:
             raise _unavailable(exc, conversation_id) from exc
+
+
+def waited_too_long(since: dt.datetime, now: dt.datetime, limit: dt.timedelta | None) -> bool:
+    """The idle rule: a debtor message unanswered since `since` has waited past `limit`
+    (None: no limit) at `now`."""
+    return limit is not None and now - since > limit
 
 
 def _typed_channel(conversation: Conversation) -> None:

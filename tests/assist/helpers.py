@@ -40,6 +40,18 @@ async def verified_chat(client: httpx.AsyncClient, account: str = "DEMO-US-001")
     return dict(created)
 
 
+async def taken_over_chat(
+    client: httpx.AsyncClient, account: str = "DEMO-US-001"
+) -> tuple[dict[str, Any], str]:
+    """agent@demo signed in on `client`, holding a verified chat: the chat and its assist
+    URL."""
+    await sign_in(client, "agent@demo")
+    chat = await verified_chat(client, account)
+    base = f"/v1/assist/conversations/{chat['conversation_id']}"
+    assert (await client.post(base + "/takeover")).status_code == 200
+    return chat, base
+
+
 def services_of(app: FastAPI) -> Services:
     services: Services = app.state.services
     return services

@@ -26,6 +26,7 @@ from tests.assist.helpers import (
     chain_ok,
     services_of,
     sign_in,
+    taken_over_chat,
     verified_chat,
 )
 from tests.conftest import fixed_clock, http_client
@@ -262,11 +263,8 @@ async def _unanswered_too_long(
     application: FastAPI, now: list[dt.datetime], idle: dt.timedelta
 ) -> None:
     async with http_client(application) as c:
-        await sign_in(c, "agent@demo")
-        chat = await verified_chat(c)
-        base = f"/v1/assist/conversations/{chat['conversation_id']}"
+        chat, base = await taken_over_chat(c)
         said = f"/v1/chat/sessions/{chat['session_id']}/messages"
-        assert (await c.post(base + "/takeover")).status_code == 200
 
         async def debtor(text: str, after: dt.timedelta) -> list[Any]:
             now[0] += after
@@ -319,11 +317,8 @@ async def _waiting_in_silence(
 ) -> None:
     idle_round = application.state.idle_round
     async with http_client(application) as c:
-        await sign_in(c, "agent@demo")
-        chat = await verified_chat(c)
+        chat, base = await taken_over_chat(c)
         conversation_id = chat["conversation_id"]
-        base = f"/v1/assist/conversations/{conversation_id}"
-        assert (await c.post(base + "/takeover")).status_code == 200
         waited = await c.post(
             f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "hello?"}
         )
@@ -386,10 +381,7 @@ async def test_the_bot_taking_back_a_waiting_chat_honours_every_waiting_message(
     now = [fixed_clock()]
     application = create_app(settings, clock=lambda: now[0])
     async with application.router.lifespan_context(application), http_client(application) as c:
-        await sign_in(c, "agent@demo")
-        chat = await verified_chat(c)
-        base = f"/v1/assist/conversations/{chat['conversation_id']}"
-        assert (await c.post(base + "/takeover")).status_code == 200
+        chat, base = await taken_over_chat(c)
         for text in ("please stop contacting me", "hello?"):
             said = await c.post(
                 f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": text}
@@ -442,10 +434,7 @@ async def test_two_replicas_running_the_idle_round_answer_a_waiting_debtor_once(
             second.router.lifespan_context(second),
             http_client(first) as c,
         ):
-            await sign_in(c, "agent@demo")
-            chat = await verified_chat(c)
-            base = f"/v1/assist/conversations/{chat['conversation_id']}"
-            assert (await c.post(base + "/takeover")).status_code == 200
+            chat, base = await taken_over_chat(c)
             said = await c.post(
                 f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "hello?"}
             )
@@ -468,10 +457,7 @@ async def test_the_bot_takes_back_a_waiting_chinese_chat_in_chinese(settings: Se
     now = [fixed_clock()]
     application = create_app(settings, clock=lambda: now[0])
     async with application.router.lifespan_context(application), http_client(application) as c:
-        await sign_in(c, "agent@demo")
-        chat = await verified_chat(c, "DEMO-CN-001")
-        base = f"/v1/assist/conversations/{chat['conversation_id']}"
-        assert (await c.post(base + "/takeover")).status_code == 200
+        chat, base = await taken_over_chat(c, "DEMO-CN-001")
         said = await c.post(
             f"/v1/chat/sessions/{chat['session_id']}/messages", json={"text": "喂？有人吗"}
         )

@@ -50,6 +50,7 @@ from agent.errors import Conflict, InvalidInput, NotFound, Unavailable
 from agent.events import EventBus
 from agent.logs import log_event
 from agent.nlp.analyzer import Analyzer
+from agent.nlp.combine import read_together
 from agent.payments.links import payment_link
 from agent.store import repository
 from agent.store.database import utc
@@ -314,8 +315,9 @@ class TurnPipeline(TakeoverMixin):
         """Give the bot back a chat whose holder has left the debtor waiting longer than
         `takeover_idle`, and answer the debtor now: the idle round (agent/assist/idle.py)
         calls this, so a debtor who waits in silence is not left unanswered. The bot
-        answers the latest waiting message, honouring the flags every waiting message
-        raised. False when there is nothing to do (answered, handed back, ended)."""
+        answers every waiting message at once, read together (`read_together`: a promise
+        in the first counts under a later "hello?"), and honours the flags each raised.
+        False when there is nothing to do (answered, handed back, ended)."""
         conversation = await self._load(conversation_id)
         async with self._session_lock(conversation.session_id):
             conversation = await self._load(conversation_id)  # as it is now, in the lock
@@ -335,7 +337,7 @@ class TurnPipeline(TakeoverMixin):
             # which of them this answer must react to is recomputed from the analyses.
             raised = {flag for a in analyses for flag in observe(state.model_copy(deep=True), a)[0]}
             new_state, decision = self.dialogue.respond(
-                conversation.policy_id, state, analyses[-1], facts, frozenset(raised)
+                conversation.policy_id, state, read_together(analyses), facts, frozenset(raised)
             )
             # The debtor has waited minutes for this answer: it starts with an apology.
             apology = self.dialogue.render_for(
@@ -351,7 +353,7 @@ class TurnPipeline(TakeoverMixin):
             "takeover_released",
             conversation_id=conversation.id,
             idle=holder,
-            answered=waiting[-1].seq,
+            answered=[turn.seq for turn in waiting],
             rule=decision.rule,
         )
         await self._announce(

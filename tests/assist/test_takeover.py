@@ -18,6 +18,7 @@ from sqlalchemy import update
 from starlette.testclient import WebSocketTestSession
 
 from agent.app import create_app
+from agent.assist.idle import PAST_DUE_S
 from agent.settings import Settings
 from agent.store.models import Conversation
 from tests.assist.helpers import (
@@ -326,8 +327,14 @@ async def _waiting_in_silence(
         asked_at = now[0]
         waiting_seq = (await c.get(base)).json()["turns"][-1]["seq"]
 
-        now[0] += idle  # not longer than the limit yet
+        assert idle_round.pause() == idle_round.every_s
+        now[0] += idle - dt.timedelta(seconds=10)
         assert await idle_round.run_once() == []
+        # The round wakes just after this debtor comes due, not a whole interval later.
+        assert idle_round.pause() == pytest.approx(10 + PAST_DUE_S)
+        now[0] += dt.timedelta(seconds=10)  # not longer than the limit yet
+        assert await idle_round.run_once() == []
+        assert idle_round.pause() == pytest.approx(PAST_DUE_S)
         listed = (await c.get("/v1/assist/conversations")).json()
         [entry] = [e for e in listed["conversations"] if e["conversation_id"] == conversation_id]
         assert entry["waiting_since"] == asked_at.isoformat()
@@ -370,6 +377,7 @@ async def _waiting_in_silence(
         answer = [e.kind for e in events[released + 1 :]]
         assert answer and set(answer) == {"turn.outbound"}
         assert await idle_round.run_once() == []
+        assert idle_round.pause() == idle_round.every_s  # nobody waits now
         assert await chain_ok(application)
 
 
@@ -392,6 +400,29 @@ async def test_the_bot_taking_back_a_waiting_chat_honours_every_waiting_message(
         detail = (await c.get(base)).json()
         assert detail["turns"][-1]["template_id"] == "cease_end"
         assert detail["ended"] is True
+
+
+async def test_the_bot_taking_back_a_waiting_chat_answers_a_promise_made_before_a_hello(
+    settings: Settings,
+) -> None:
+    """The bot answers everything the debtor wrote while waiting, not only the last line: a
+    promise under a later "hello?" is read back, and the debtor's yes records it."""
+    now = [fixed_clock()]
+    application = create_app(settings, clock=lambda: now[0])
+    async with application.router.lifespan_context(application), http_client(application) as c:
+        chat, base = await taken_over_chat(c)
+        messages = f"/v1/chat/sessions/{chat['session_id']}/messages"
+        for text in ("I can pay 200 dollars next Friday", "hello?"):
+            assert (await c.post(messages, json={"text": text})).json()["messages"] == []
+        now[0] += dt.timedelta(seconds=settings.takeover_idle_seconds + 1)
+        assert await application.state.idle_round.run_once() == [chat["conversation_id"]]
+        detail = (await c.get(base)).json()
+        assert detail["turns"][-1]["template_id"] == "confirm_promise"
+        assert "$200.00" in detail["turns"][-1]["text"]
+        confirmed = (await c.post(messages, json={"text": "yes"})).json()
+        assert confirmed["state"]["step"] == "close_promise"
+        assert confirmed["state"]["promise"]["amount"] == "200"
+        assert confirmed["state"]["promise"]["confirmed"] is True
 
 
 def test_the_bot_taking_back_a_waiting_chat_pushes_its_answer_to_the_widget(

@@ -605,6 +605,7 @@ class TurnPipeline(TakeoverMixin):
             text_payment_link=bool(
                 link and channel == "voice" and texter is not None and texter.enabled
             ),
+            collection_stops=frozenset(pack.blocking_flags),
         )
 
     async def _may_text_link(self, account: Account, debtor: Debtor) -> bool:

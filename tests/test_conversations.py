@@ -9,6 +9,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.assist.helpers import sign_in
+
 CASES_DIR = Path(__file__).parent / "conversations"
 
 
@@ -54,6 +56,13 @@ def check(expect: dict[str, Any], body: dict[str, Any], where: str) -> None:
 
 @pytest.mark.parametrize("case", _cases())
 async def test_conversation(client: httpx.AsyncClient, case: dict[str, Any]) -> None:
+    if case.get("account_flags"):  # set on the account first, as a compliance officer would
+        await sign_in(client, "supervisor@demo")
+        for flag in case["account_flags"]:
+            response = await client.post(
+                f"/v1/accounts/{case['account']}/flags", json={"flag": flag}
+            )
+            assert response.status_code == 201, response.text
     payload = {"account_ref": case["account"]}
     if "locale" in case:
         payload["locale"] = case["locale"]

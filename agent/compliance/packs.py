@@ -3,7 +3,7 @@
 `floor` holds the service-wide rules; `us`, `uk` and `cn` add theirs, and a pack
 may override per region (a US state). `resolve(jurisdiction, region)` merges
 them into one `ResolvedPack` whose `id`/`version` are logged with each decision
-(e.g. `us+MA`, version `us:1,floor:1`).
+(e.g. `us+MA`, version `us:1,floor:2`).
 """
 
 from __future__ import annotations

@@ -58,6 +58,10 @@ class AccountFacts:
     # may promise to text it (voice: a texter is configured).
     payment_link: str | None = None
     text_payment_link: bool = False
+    # Account flags under which this jurisdiction stops collecting (the pack's
+    # `blocking_flags`: cease, attorney, bankruptcy, a dispute in the US, a pause ...). With
+    # one on the account the dialogue asks for nothing, even when the debtor got in touch.
+    collection_stops: frozenset[str] = frozenset()
 
 
 # Templates the service says on its own, outside any policy step: checked at start-up
@@ -269,12 +273,17 @@ class _Turn:
                 "balance": self.facts.balance,
                 "jurisdiction": self.facts.jurisdiction,
                 "days_past_due": self.facts.days_past_due,
+                "on_hold": bool(self.on_hold()),
             },
             "verified": self.state.verified,
             "step": self.state.step,
             "channel": self.facts.channel,
             "dob_matches": bool(entities and entities.birth_date == self.facts.date_of_birth),
         }
+
+    def on_hold(self) -> list[str]:
+        """The flags that stop collection on this account, if any."""
+        return [f for f in self.state.flags if f in self.facts.collection_stops]
 
     def choose_tone(self) -> Tone:
         context = self.context()
@@ -424,6 +433,7 @@ class _Turn:
             "plan_min_installment": self.min_installment(),
             "plan_max_months": self.policy.plan_max_months,
             "flags": list(self.state.flags),
+            "on_hold": self.on_hold(),
             "payment_link": facts.payment_link,
             "text_payment_link": facts.text_payment_link,
         }

@@ -34,7 +34,7 @@ NAMESPACES: dict[str, frozenset[str] | None] = {
     "entity": frozenset({"amount", "date", "birth_date", "full_amount"}),
     "promise": frozenset({"amount", "date", "pending"}),
     "plan": frozenset({"min_installment", "max_months"}),
-    "account": frozenset({"balance", "jurisdiction", "days_past_due"}),
+    "account": frozenset({"balance", "jurisdiction", "days_past_due", "on_hold"}),
 }
 SCALARS = frozenset({"emotion", "verified", "step", "language", "dob_matches", "channel"})
 EMOTIONS = frozenset(e.value for e in Emotion)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -360,18 +361,30 @@ def test_mixed_scripts_run_both_languages() -> None:
 # -- the default templates ----------------------------------------------------------------
 
 
+ON_HOLD_REASONS = (
+    ("bankruptcy",),
+    ("attorney",),
+    ("cease_contact",),
+    ("dispute",),
+    ("breathing_space",),
+    ("vulnerability_pause",),
+)
+
+
 def _rendered_templates() -> list[tuple[str, str, str, bool, bool, str]]:
     library = TemplateLibrary(Settings().templates_dir)
     out = []
     for locale in SUPPORTED_LOCALES:
         for template in library.templates(locale):
-            for tone in template.sources:
-                for verified in (True, False):
-                    for kind in ("single", "plan"):
-                        context = sample_context(verified, kind)
-                        said = library.render(template.id, locale, tone, context)
-                        row = (locale, template.id, tone.value, verified, said.reveals_debt)
-                        out.append((*row, said.text))
+            # Each reason a paused account can be given is its own sentence.
+            holds = ON_HOLD_REASONS if template.id == "account_on_hold" else ((),)
+            for tone, verified, kind, on_hold in itertools.product(
+                template.sources, (True, False), ("single", "plan"), holds
+            ):
+                context = {**sample_context(verified, kind), "on_hold": list(on_hold)}
+                said = library.render(template.id, locale, tone, context)
+                row = (locale, template.id, tone.value, verified, said.reveals_debt)
+                out.append((*row, said.text))
     return out
 
 

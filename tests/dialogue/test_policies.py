@@ -50,6 +50,7 @@ def sample_context(
         "plan_min_installment": Decimal("103.38"),
         "plan_max_months": 12,
         "flags": [],
+        "on_hold": [],
         # A tenant with a payment link: exercises the close's link branch too.
         "payment_link": "https://pay.example.com/DEMO-US-001",
         "text_payment_link": False,
@@ -82,6 +83,34 @@ def test_every_template_variant_renders(locale: str) -> None:
                 assert result.tone == tone
                 rendered += 1
     assert rendered > 100
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_a_paused_account_is_told_the_reason_that_stops_collection(locale: str) -> None:
+    """`account_on_hold` names the strongest reason among the stopping flags."""
+    library = TemplateLibrary(SETTINGS.templates_dir)
+    english = {
+        ("bankruptcy", "dispute"): "bankruptcy",
+        ("attorney", "cease_contact"): "someone represents you",
+        ("cease_contact", "dispute"): "You asked us to stop contacting you",
+        ("dispute",): "You've disputed this account",
+        ("breathing_space",): "Breathing Space",
+        ("vulnerability_pause",): "We've paused collection on your account",
+    }
+    chinese = {
+        ("bankruptcy", "dispute"): "个人破产",
+        ("attorney", "cease_contact"): "委托他人",
+        ("cease_contact", "dispute"): "不要再就这个账户联系您",
+        ("dispute",): "提出了异议",
+        ("breathing_space",): "暂停对您账户的催收",
+        ("vulnerability_pause",): "暂停对您账户的催收",
+    }
+    for on_hold, said in (chinese if locale == "zh-CN" else english).items():
+        context = {**sample_context(True, "single"), "on_hold": list(on_hold)}
+        for tone in (Tone.neutral, Tone.empathetic):
+            text = library.render("account_on_hold", locale, tone, context).text
+            assert said in text, (on_hold, text)
+            assert "1,240" not in text and "1240" not in text
 
 
 def test_missing_tone_falls_back_to_neutral_and_says_so() -> None:

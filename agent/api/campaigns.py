@@ -7,17 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import RedirectResponse
 
 from agent.api.deps import ServicesDep
-from agent.auth.deps import Principal, ReaderDep, supervisor
+from agent.auth.deps import ReaderDep, SupervisorDep
 from agent.campaigns.messages import LINK_PATH
 from agent.campaigns.service import Action
 from agent.campaigns.spec import CampaignSpec
 
 router = APIRouter(tags=["campaigns"])
-SupervisorDep = Annotated[Principal, Depends(supervisor)]
 # A database integer: a larger id cannot exist, and must not reach the driver.
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ACTIONS: tuple[Action, ...] = ("start", "pause", "resume", "stop")

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr
 
 from agent.api.deps import ServicesDep
-from agent.auth.deps import ActorDep, ReaderDep
+from agent.auth.deps import ActorDep, ReaderDep, SupervisorDep
 from agent.compliance.audit import AuditChain
-from agent.compliance.flags import SETTABLE_FLAGS, active_flags, set_flags
+from agent.compliance.flags import (
+    LIFTABLE_FLAGS,
+    SETTABLE_FLAGS,
+    active_flags,
+    lift_flag,
+    set_flags,
+)
 from agent.compliance.guard import Utterance
-from agent.errors import InvalidInput
+from agent.errors import Conflict, InvalidInput
+from agent.logs import log_event
 from agent.nlp.language import detect_language
 from agent.store import repository
 
 router = APIRouter(tags=["compliance"])
+log = logging.getLogger("agent.api.compliance")
 
 Channel = Literal["call", "sms", "email", "chat", "voice"]
 
@@ -30,6 +39,12 @@ class ContactCheck(BaseModel):
     at: AwareDatetime | None = None
     number: StrictStr | None = Field(default=None, max_length=32)
     purpose: Literal["collection", "cease_confirmation"] = "collection"
+
+
+class FlagLift(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reason: StrictStr = Field(min_length=1, max_length=500)
 
 
 class FlagSet(BaseModel):
@@ -101,6 +116,39 @@ async def add_flag(
         )
         await chain.close()
     return {"account_ref": account_ref, "flag": body.flag, "added": bool(added)}
+
+
+@router.post("/v1/accounts/{account_ref}/flags/{flag}/lift")
+async def lift_account_flag(
+    account_ref: str, flag: str, body: FlagLift, principal: SupervisorDep, services: ServicesDep
+) -> dict[str, object]:
+    """End a flag now (a supervisor, with a reason, in the chain): e.g. `dispute` once
+    written verification has gone out, so collection may resume. The debtor's own cease
+    and opt-out requests are theirs to withdraw and cannot be lifted here."""
+    if flag not in LIFTABLE_FLAGS:
+        raise InvalidInput(
+            "flag_not_liftable", f"flag {flag!r} is not one of {sorted(LIFTABLE_FLAGS)}"
+        )
+    now = services.pipeline.clock()
+    async with services.store.write() as session:
+        found = await repository.require_account(session, account_ref, principal.tenant)
+        if not await lift_flag(session, found[0].id, flag, now, source=None):
+            raise Conflict("flag_not_active", f"{flag!r} is not active on {account_ref!r}")
+        chain = await AuditChain.open(session)
+        chain.append(
+            "account.flags",
+            None,
+            {
+                "account_ref": account_ref,
+                "lifted": [flag],
+                "reason": body.reason,
+                "source": "api",
+                "by": principal.username,
+            },
+        )
+        await chain.close()
+    log_event(log, "flag_lifted", account_ref=account_ref, flag=flag, by=principal.username)
+    return {"account_ref": account_ref, "flag": flag, "lifted": True}
 
 
 class GuardCheck(BaseModel):

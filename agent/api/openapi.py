@@ -60,6 +60,7 @@ EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/auth/logout"): (403,),  # a signed-in cookie without its CSRF token
     ("POST", "/v1/chat/sessions"): (404, 429),  # unknown account; new sessions per address
     ("POST", "/v1/chat/sessions/{session_id}/messages"): (409, 429),  # ended; turn race
+    ("POST", "/v1/accounts/{account_ref}/flags/{flag}/lift"): (409,),  # the flag is not set
     ("POST", "/v1/compliance/contact-check"): (404,),
     ("POST", "/v1/compliance/guard-check"): (404,),
     ("POST", "/v1/telephony/twilio/voice"): (403, 429),

@@ -27,6 +27,7 @@ __all__ = [
     "ActorDep",
     "Principal",
     "ReaderDep",
+    "SupervisorDep",
     "actor",
     "check_csrf",
     "principal_from_cookie",
@@ -112,7 +113,7 @@ async def actor(request: Request) -> Principal:
 
 
 async def supervisor(request: Request) -> Principal:
-    """Supervisors only: launching and steering outbound campaigns."""
+    """Supervisors only: launching and steering outbound campaigns, lifting account flags."""
     principal = await reader(request)
     _require_role(request, principal, principal.role == "supervisor")
     return principal
@@ -130,3 +131,4 @@ def _require_role(request: Request, principal: Principal, allowed: bool) -> None
 
 ReaderDep = Annotated[Principal, Depends(reader)]
 ActorDep = Annotated[Principal, Depends(actor)]
+SupervisorDep = Annotated[Principal, Depends(supervisor)]

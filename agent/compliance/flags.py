@@ -35,6 +35,13 @@ SETTABLE_FLAGS = frozenset(
     }
 )
 
+# The debtor's own requests to stop contact, or a medium (1692c(c), 1006.14(h)): only the
+# debtor withdraws them (a texted START lifts a texted STOP). Staff may lift the others,
+# with a reason: a dispute once verification is sent, a bankruptcy dismissed, a
+# representative withdrawn, a pause ended early, a flag set by mistake.
+DEBTORS_OWN_FLAGS = frozenset({"cease_contact", "optout_call", "optout_sms", "optout_email"})
+LIFTABLE_FLAGS = SETTABLE_FLAGS - DEBTORS_OWN_FLAGS
+
 
 # Sources whose flags a later message from the same source may lift again (a texted
 # START lifts a texted STOP). When any other source sets such a flag while it is active,
@@ -105,10 +112,10 @@ async def set_flags(
 
 
 async def lift_flag(
-    session: AsyncSession, account_id: int, flag: str, at: dt.datetime, source: str
+    session: AsyncSession, account_id: int, flag: str, at: dt.datetime, source: str | None
 ) -> bool:
-    """End `flag` at `at` if it is active and `source` set it; True if it was lifted.
-    A flag from any other source (a conversation, the API) is left as it is."""
+    """End `flag` at `at` if it is active and `source` set it (None: whoever set it);
+    True if it was lifted. A flag from any other source is left as it is."""
     row = (
         await session.execute(
             select(AccountFlag).where(
@@ -116,7 +123,7 @@ async def lift_flag(
             )
         )
     ).scalar_one_or_none()
-    if row is None or row.source != source:
+    if row is None or (source is not None and row.source != source):
         return False
     if not FlagState(as_utc(row.set_at) or at, as_utc(row.expires_at)).active(at):
         return False

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -16,13 +17,24 @@ from sqlalchemy import func, select
 from agent.app import create_app
 from agent.compliance.audit import verify_chain
 from agent.settings import Settings
-from agent.store.models import ContactAttempt
+from agent.store.models import AuditEvent, ContactAttempt
 from tests.assist.helpers import sign_in
 from tests.conftest import fixed_clock, http_client
 from tests.databases import DATABASES, fresh_database_url
 
 NY = ZoneInfo("America/New_York")
 NOON_NY = dt.datetime(2026, 12, 2, 12, 0, tzinfo=NY).astimezone(dt.UTC)
+US = "DEMO-US-001"
+
+
+async def contact_check(client: httpx.AsyncClient) -> dict[str, Any]:
+    """May we call the US demo debtor at noon in New York?"""
+    response = await client.post(
+        "/v1/compliance/contact-check",
+        json={"account_ref": US, "channel": "call", "at": NOON_NY.isoformat()},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 @pytest.fixture(params=DATABASES)
@@ -182,3 +194,66 @@ async def test_guard_check_for_text_a_human_types(app: FastAPI) -> None:
             "/v1/compliance/guard-check", json={"account_ref": "DEMO-US-001"}
         )
         assert missing.status_code == 422
+
+
+async def test_a_supervisor_lifts_a_dispute_once_verification_has_gone_out(app: FastAPI) -> None:
+    """A dispute stops collection (outbound contact, and a chat the debtor opens) until a
+    supervisor lifts it with a reason, in the chain; the debtor's own cease request cannot
+    be lifted by staff."""
+    lift = f"/v1/accounts/{US}/flags/dispute/lift"
+    async with http_client(app) as client:
+        await sign_in(client, "supervisor@demo")
+        assert (await client.post(f"/v1/accounts/{US}/flags", json={"flag": "dispute"})).is_success
+        assert (await contact_check(client))["rules"] == ["US-DISPUTE"]
+        held = (await client.post("/v1/chat/sessions", json={"account_ref": US})).json()
+        on_hold = await client.post(
+            f"/v1/chat/sessions/{held['session_id']}/messages", json={"text": "April 12 1985"}
+        )
+        assert on_hold.json()["state"]["step"] == "account_on_hold"
+
+        await sign_in(client, "agent@demo")
+        refused = await client.post(lift, json={"reason": "verification sent"})
+        assert refused.status_code == 403
+        await sign_in(client, "supervisor@demo")
+        for path, body, status, code in (
+            (lift, {"reason": ""}, 422, "invalid_request"),
+            (lift, {}, 422, "invalid_request"),
+            (
+                f"/v1/accounts/{US}/flags/cease_contact/lift",
+                {"reason": "x"},
+                422,
+                "flag_not_liftable",
+            ),
+            (f"/v1/accounts/{US}/flags/bankruptcy/lift", {"reason": "x"}, 409, "flag_not_active"),
+            ("/v1/accounts/NOPE-1/flags/dispute/lift", {"reason": "x"}, 404, "account_not_found"),
+        ):
+            response = await client.post(path, json=body)
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+        assert "dispute" in (await client.get(f"/v1/accounts/{US}/flags")).json()["flags"]
+
+        lifted = await client.post(lift, json={"reason": "validation notice sent 2026-11-27"})
+        assert lifted.json() == {"account_ref": US, "flag": "dispute", "lifted": True}
+        assert (await client.get(f"/v1/accounts/{US}/flags")).json()["flags"] == {}
+        assert (await contact_check(client))["allowed"] is True
+        again = (await client.post("/v1/chat/sessions", json={"account_ref": US})).json()
+        resumed = await client.post(
+            f"/v1/chat/sessions/{again['session_id']}/messages", json={"text": "April 12 1985"}
+        )
+        assert resumed.json()["state"]["step"] == "offer_options"
+        assert (await client.post(lift, json={"reason": "again"})).status_code == 409
+
+    async with app.state.services.store.read() as session:
+        events = (
+            await session.execute(select(AuditEvent).where(AuditEvent.kind == "account.flags"))
+        ).scalars()
+        lifts = [e.payload for e in events if "lifted" in e.payload]
+        assert (await verify_chain(session)).ok
+    assert lifts == [
+        {
+            "account_ref": US,
+            "lifted": ["dispute"],
+            "reason": "validation notice sent 2026-11-27",
+            "source": "api",
+            "by": "supervisor@demo",
+        }
+    ]

@@ -44,5 +44,7 @@ async def verified_chat(page: Page, base_url: str) -> str:
     await open_widget(page, base_url + "/")
     await wait_for_text(page, "confirm your date of birth")
     await send(page, "April 12th 1985")
-    await wait_for_text(page, "What would work best for you?")
+    # The options in the calm or the gentle tone: a vulnerability another test of the
+    # module recorded on this account keeps its later chats empathetic.
+    await wait_for_text(page, re.compile(r"What would (work best for you|suit you)\?"))
     return str(await page.evaluate("window.__tactWidget.sessionId"))

@@ -1,7 +1,8 @@
 """Amounts, payment dates and birth dates in what the debtor said, in English and Chinese.
 
 Amounts: digits with a symbol, multiplier or currency word ("$1,240.50", "2k", "50 quid",
-"1.5万", "500块"), English number words ("two hundred and fifty", "a hundred bucks") and
+"1.5万", "500块"), English number words ("two hundred and fifty", "a hundred bucks"), the
+British notes ("a tenner", "two fivers": pounds) and
 Chinese numerals ("两千五", "一万二", via cn2an). Date-like spans (dates, years, ordinals,
 times) are masked first, and a number with no currency is an amount only when it is at
 least 10 and is not followed by a unit ("3 days", "15号") or preceded by a word such as
@@ -704,6 +705,11 @@ _UNIT_AFTER = re.compile(
     r"o'?clock|percent|kids|children|people|times|digits|cents|pence|calls|th|st|nd|rd)\b|"
     r"[号日月年天周个次期点时分岁位下起些遍倍成折楼层条张几])"
 )
+# British slang for the notes ("a tenner a week", "two fivers"): always pounds.
+_NOTES = re.compile(
+    rf"\b(?:(?P<count>an?|{UNIT_W}|{TEEN_W}){SEP})?(?P<note>fiver|tenner)s?\b"
+)
+_NOTE_VALUES = {"fiver": 5, "tenner": 10}
 _ZH_NOT_AFTER = "周期拜第初"
 _ZH_SCALE = re.compile(r"[十百千万亿]")
 
@@ -800,6 +806,12 @@ def _word_sums(text: str) -> Iterator[_Sum]:
                 yield _Sum(start, end, Decimal(value), currency)
 
 
+def _note_sums(text: str) -> Iterator[_Sum]:
+    for match in _NOTES.finditer(text):
+        count = (UNITS | TEENS).get(match["count"] or "", 1)
+        yield _Sum(match.start(), match.end(), Decimal(count * _NOTE_VALUES[match["note"]]), "GBP")
+
+
 def _zh_sums(text: str) -> Iterator[_Sum]:
     for match in _ZH_NUMERAL.finditer(text):
         numeral, currency = match["num"], _currency(match["cur"])
@@ -836,7 +848,7 @@ def extract_amount(
 
 def _amount(text: _Prepared, default_currency: str | None) -> Amount | None:
     masked = _mask_dates(text)
-    sums = [*_digit_sums(masked), *_word_sums(masked), *_zh_sums(masked)]
+    sums = [*_digit_sums(masked), *_word_sums(masked), *_note_sums(masked), *_zh_sums(masked)]
     if not sums:
         return None
     best = min(sums, key=lambda found: (found.currency is None, found.start))

@@ -52,6 +52,10 @@ Locale = Literal["en-US", "en-GB", "zh-CN"]
 SUPPORTED_LOCALES: tuple[str, ...] = ("en-US", "en-GB", "zh-CN")
 
 
+# How often a plan's instalments fall due.
+Cadence = Literal["week", "fortnight", "month"]
+
+
 class Amount(BaseModel):
     """A sum the debtor said. `currency` is ISO 4217 when the words name one."""
 
@@ -67,6 +71,8 @@ class Entities(BaseModel):
     birth_date: dt.date | None = None
     # The debtor asked to pay the whole balance ("pay it all", "全部还清").
     full_amount: bool = False
+    # How often a recurring sum is offered ("20 a week", "fortnightly", "每两周"); None: not said.
+    every: Cadence | None = None
 
 
 class Analysis(BaseModel):
@@ -101,6 +107,7 @@ class Promise(BaseModel):
     date: dt.date
     kind: Literal["single", "plan"] = "single"
     installments: int = 1
+    every: Cadence = "month"  # a plan's instalments: one each week, fortnight or month
     # False while the agent reads the promise back; True once the debtor says yes.
     confirmed: bool = False
 

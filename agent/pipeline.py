@@ -485,6 +485,7 @@ class TurnPipeline(TakeoverMixin):
                             due_date=promise.date,
                             kind=promise.kind,
                             installments=promise.installments,
+                            every=promise.every,
                             status="open",
                             created_at=now,
                         )

@@ -59,7 +59,7 @@ def summarize(conversation: Conversation, turns: list[Turn]) -> dict[str, Any]:
     if state.promise is not None:
         amount = money(state.promise.amount, state.promise.currency, "en-US")
         plan = (
-            f" a month over {state.promise.installments} months"
+            f" a {state.promise.every}, {state.promise.installments} payments"
             if state.promise.kind == "plan"
             else ""
         )

@@ -19,14 +19,14 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
 
 from agent.dialogue.options import step_options
 from agent.dialogue.policy import RESUME, Action, Policy, Step, Transition
 from agent.dialogue.templates import Rendered, TemplateLibrary
-from agent.domain import Analysis, ConversationState, Promise, Tone
+from agent.domain import Analysis, Cadence, ConversationState, Promise, Tone
 
 MAX_CHAIN = 8  # `next` hops in one turn; the schema cannot express "no cycles"
 
@@ -63,6 +63,8 @@ class AccountFacts:
     # one on the account the dialogue asks for nothing, even when the debtor got in touch.
     collection_stops: frozenset[str] = frozenset()
 
+
+PAYMENTS_PER_YEAR: dict[str, int] = {"week": 52, "fortnight": 26, "month": 12}
 
 # Templates the service says on its own, outside any policy step: checked at start-up
 # like the policies' own. `idle_apology`: TurnPipeline.answer_waiting.
@@ -221,10 +223,21 @@ class _Turn:
 
     # -- predicates -------------------------------------------------------------------
 
+    def cadence(self) -> Cadence:
+        """How often the plan on the table falls due: as this turn says, else as said
+        before, else monthly."""
+        entities = self.analysis.entities if self.analysis else None
+        said = entities.every if entities else None
+        return said or cast(Cadence, self.state.slots.get("every", "month"))
+
     def min_installment(self) -> Decimal:
+        """The smallest instalment the policy allows, per instalment of the current cadence:
+        a weekly or fortnightly one must come to the monthly minimum over a year."""
         share = self.facts.balance * self.policy.plan_min_installment_share
         spread = self.facts.balance / self.policy.plan_max_months
-        return max(share, spread).quantize(Decimal("0.01"), rounding=ROUND_UP)
+        per_year = PAYMENTS_PER_YEAR[self.cadence()]
+        monthly = max(share, spread)
+        return (monthly * 12 / per_year).quantize(Decimal("0.01"), rounding=ROUND_UP)
 
     def promise_amount(self) -> Decimal | None:
         entities = self.analysis.entities if self.analysis else None
@@ -259,6 +272,7 @@ class _Turn:
                 "date": entities.date if entities else None,
                 "birth_date": entities.birth_date if entities else None,
                 "full_amount": bool(entities and entities.full_amount),
+                "every": entities.every if entities else None,
             },
             "promise": {
                 "amount": self.promise_amount(),
@@ -332,6 +346,9 @@ class _Turn:
         # Once the debtor has asked for a plan, amounts they give are instalments.
         slots["kind"] = "plan" if kind == "plan" else slots.get("kind", "single")
         amount, date = self.promise_amount(), self.promise_date()
+        entities = self.analysis.entities if self.analysis else None
+        if entities and entities.every:  # "20 a week": a recurring offer is a plan
+            slots["kind"], slots["every"] = "plan", entities.every
         if amount is not None:
             slots["amount"] = str(amount)
         if date is not None:
@@ -344,15 +361,19 @@ class _Turn:
             return None
         amount = Decimal(slots["amount"])
         kind = slots.get("kind", "single")
+        every = cast(Cadence, slots.get("every", "month"))
         installments = 1
         if kind == "plan" and amount > 0:
-            installments = min(math.ceil(self.facts.balance / amount), self.policy.plan_max_months)
+            # At most as many instalments as fall due in the policy's longest plan.
+            most = math.ceil(self.policy.plan_max_months * PAYMENTS_PER_YEAR[every] / 12)
+            installments = min(math.ceil(self.facts.balance / amount), most)
         return Promise(
             amount=amount,
             currency=self.facts.currency,
             date=dt.date.fromisoformat(slots["date"]),
             kind="plan" if kind == "plan" else "single",
             installments=installments,
+            every=every if kind == "plan" else "month",
         )
 
     # -- messages ---------------------------------------------------------------------
@@ -431,6 +452,7 @@ class _Turn:
             "promise": pending.model_dump() if pending else None,
             "missing": [k for k in ("amount", "date") if k not in self.state.slots],
             "plan_min_installment": self.min_installment(),
+            "plan_cadence": self.cadence(),
             "plan_max_months": self.policy.plan_max_months,
             "flags": list(self.state.flags),
             "on_hold": self.on_hold(),

@@ -31,7 +31,7 @@ NAMESPACES: dict[str, frozenset[str] | None] = {
     "counter": None,
     "slot": None,
     "cue": None,
-    "entity": frozenset({"amount", "date", "birth_date", "full_amount"}),
+    "entity": frozenset({"amount", "date", "birth_date", "full_amount", "every"}),
     "promise": frozenset({"amount", "date", "pending"}),
     "plan": frozenset({"min_installment", "max_months"}),
     "account": frozenset({"balance", "jurisdiction", "days_past_due", "on_hold"}),

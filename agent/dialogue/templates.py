@@ -76,6 +76,17 @@ def long_date(value: dt.date | str, locale: str) -> str:
     return f"{day:%A}, {day:%B} {day.day}, {day.year}"
 
 
+_CADENCE_WORDS = {
+    "en": {"week": "weekly", "fortnight": "fortnightly", "month": "monthly"},
+    "zh": {"week": "每周", "fortnight": "每两周", "month": "每月"},
+}
+
+
+def cadence(every: str, locale: str) -> str:
+    """How often a plan's instalments fall due, as an adjective: "weekly", 每周."""
+    return _CADENCE_WORDS["zh" if locale == "zh-CN" else "en"][every]
+
+
 class TemplateLibrary:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -180,6 +191,7 @@ class TemplateLibrary:
             "locale": locale,
             "money": lambda amount, currency: money(amount, currency, locale),
             "long_date": lambda value: long_date(value, locale),
+            "cadence": lambda every: cadence(every, locale),
         }
         text = " ".join(template.compiled[used_tone].render(variables).split())
         return Rendered(

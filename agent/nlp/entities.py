@@ -33,7 +33,7 @@ from typing import NamedTuple, TypeVar
 
 import cn2an
 
-from agent.domain import Amount, AnalysisContext, Entities, Language
+from agent.domain import Amount, AnalysisContext, Cadence, Entities, Language
 from agent.nlp.lexicon import mentions_pay_in_full
 
 # -- number words --
@@ -706,9 +706,7 @@ _UNIT_AFTER = re.compile(
     r"[号日月年天周个次期点时分岁位下起些遍倍成折楼层条张几])"
 )
 # British slang for the notes ("a tenner a week", "two fivers"): always pounds.
-_NOTES = re.compile(
-    rf"\b(?:(?P<count>an?|{UNIT_W}|{TEEN_W}){SEP})?(?P<note>fiver|tenner)s?\b"
-)
+_NOTES = re.compile(rf"\b(?:(?P<count>an?|{UNIT_W}|{TEEN_W}){SEP})?(?P<note>fiver|tenner)s?\b")
 _NOTE_VALUES = {"fiver": 5, "tenner": 10}
 _ZH_NOT_AFTER = "周期拜第初"
 _ZH_SCALE = re.compile(r"[十百千万亿]")
@@ -859,6 +857,59 @@ def _amount(text: _Prepared, default_currency: str | None) -> Amount | None:
     )
 
 
+# -- how often --
+# How often a recurring sum is offered, only where the words tie it to paying: a rate after
+# a sum ("20 quid a week", "五百一个月"), a way of paying ("pay fortnightly", "weekly
+# payments", 每两周还). Not income ("I get paid weekly", 每个月工资才三千) and not a date said
+# with the same words ("in a week", "a month from now").
+_SUM_BEFORE = (
+    r"(?:\d|\b(?:quid|pounds?|dollars?|bucks|tenners?|fivers?|euros?|hundred|thousand|grand))"
+    r"\s+"
+)
+_PAYING = r"\b(?:pay|paying|payments?|instal?ments?|plan)\s+"
+_ZH_SUM = r"[\d零一二两三四五六七八九十百千万]+(?:块钱?|元)?"
+_ZH_PAY = r"(?:可以|能|就|先|再|都)?(?:还|付|交|打|转)"
+_CADENCES: tuple[tuple[Cadence, re.Pattern[str]], ...] = (
+    (
+        "fortnight",
+        re.compile(
+            rf"{_SUM_BEFORE}(?:a|per|each|every)\s+(?:fortnight|two\s+weeks|2\s+weeks|other\s+week)\b"
+            rf"|{_PAYING}(?:fortnightly|bi-?weekly|every\s+(?:fortnight|two\s+weeks|other\s+week))\b"
+            r"|\b(?:fortnightly|bi-?weekly)\s+(?:payments?|instal?ments?|plan)\b"
+            rf"|(?:每两周|每两个(?:星期|礼拜)|每隔一周|双周){_ZH_PAY}|{_ZH_SUM}(?:两周|两个星期)(?![后内以之])"
+        ),
+    ),
+    (
+        "week",
+        re.compile(
+            rf"{_SUM_BEFORE}(?:a|per|each|every)\s+(?:week|wk)\b"
+            rf"|{_PAYING}(?:weekly|every\s+week)\b"
+            r"|\bweekly\s+(?:payments?|instal?ments?|plan)\b"
+            rf"|(?:每周|每个?星期|每个?礼拜){_ZH_PAY}|{_ZH_SUM}(?:一周|一个?星期|一个?礼拜)(?![后内以之])"
+        ),
+    ),
+    (
+        "month",
+        re.compile(
+            rf"{_SUM_BEFORE}(?:a|per|each|every)\s+month\b|{_SUM_BEFORE}pcm\b"
+            rf"|{_PAYING}(?:monthly|every\s+month)\b"
+            r"|\bmonthly\s+(?:payments?|instal?ments?|plan)\b"
+            rf"|(?:每个?月){_ZH_PAY}|月供|{_ZH_SUM}一个?月(?![后内以之])"
+        ),
+    ),
+)
+
+
+def extract_cadence(text: str) -> Cadence | None:
+    """How often the text offers to pay, by the earliest phrase that says it."""
+    found = [
+        (match.start(), cadence)
+        for cadence, pattern in _CADENCES
+        if (match := pattern.search(text)) is not None
+    ]
+    return min(found)[1] if found else None
+
+
 def extract_entities(text: str, language: Language, ctx: AnalysisContext) -> Entities:
     prepared = _prepare(text)
     birth_date = _birth_date(prepared.norm, ctx.locale)
@@ -872,4 +923,5 @@ def extract_entities(text: str, language: Language, ctx: AnalysisContext) -> Ent
         date=date,
         birth_date=birth_date,
         full_amount=mentions_pay_in_full(text, language),
+        every=extract_cadence(prepared.norm),
     )

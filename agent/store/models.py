@@ -145,6 +145,8 @@ class PromiseToPay(Base):
     due_date: Mapped[dt.date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))
     installments: Mapped[int] = mapped_column(Integer, default=1)
+    # How often instalments fall due: "week", "fortnight" or "month" (migration 0009).
+    every: Mapped[str] = mapped_column(String(16), default="month", server_default="month")
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 

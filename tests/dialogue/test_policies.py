@@ -44,11 +44,13 @@ def sample_context(
             "date": dt.date(2026, 12, 4),
             "kind": kind,
             "installments": 7,
+            "every": "month",
             "confirmed": False,
         },
         "missing": ["date"],
         "plan_min_installment": Decimal("103.38"),
         "plan_max_months": 12,
+        "plan_cadence": "month",
         "flags": [],
         "on_hold": [],
         # A tenant with a payment link: exercises the close's link branch too.
@@ -111,6 +113,29 @@ def test_a_paused_account_is_told_the_reason_that_stops_collection(locale: str) 
             text = library.render("account_on_hold", locale, tone, context).text
             assert said in text, (on_hold, text)
             assert "1,240" not in text and "1240" not in text
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_a_plan_is_read_back_at_the_cadence_it_was_offered(locale: str) -> None:
+    library = TemplateLibrary(SETTINGS.templates_dir)
+    words = {"week": "weekly", "fortnight": "fortnightly", "month": "monthly"}
+    if locale == "zh-CN":
+        words = {"week": "每周", "fortnight": "每两周", "month": "每月"}
+    for every in words:
+        context = sample_context(True, "plan")
+        context["promise"] = {**context["promise"], "every": every}  # type: ignore[dict-item]
+        context["plan_cadence"] = every
+        for template_id in ("confirm_promise", "close_promise", "plan_below_minimum"):
+            text = library.render(template_id, locale, Tone.neutral, context).text
+            # English states the minimum as a rate ("$103.38 a week").
+            said = (
+                words
+                if locale == "zh-CN" or template_id != "plan_below_minimum"
+                else {e: f"a {e}" for e in words}
+            )
+            assert said[every] in text, (template_id, text)
+            others = set(said.values()) - {said[every]}
+            assert not any(other in text for other in others), (template_id, text)
 
 
 def test_missing_tone_falls_back_to_neutral_and_says_so() -> None:

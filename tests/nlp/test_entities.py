@@ -457,3 +457,33 @@ def test_rules_are_skipped_by_script() -> None:
     assert entities.EN_DATE_PATTERNS.isdisjoint(readable("下周五"))
     assert len(readable("下周五 ok")) == len(DATE_RULES)
     assert len(readable("12/04/1985")) == len(DATE_RULES) - 23
+
+
+@pytest.mark.parametrize(
+    ("text", "every"),
+    [
+        ("I can pay 20 a week", "week"),
+        ("20 quid a week from friday", "week"),  # a rate, then its start
+        ("50 per week", "week"),
+        ("weekly payments of 50", "week"),
+        ("I can do 20 every two weeks", "fortnight"),
+        ("I can pay fortnightly", "fortnight"),
+        ("could I pay monthly, like 20 dollars a month", "month"),
+        ("每周还五百", "week"),
+        ("每两周还一千", "fortnight"),
+        ("五百一个月", "month"),
+        ("月供两千", "month"),
+        # Dates and income said with the same words are not how often they will pay.
+        ("I'll pay in a week", None),
+        ("a week on friday", None),
+        ("I can pay 50, a month from now", None),
+        ("I get paid weekly", None),
+        ("我每个月工资才三千", None),
+        ("我500一个月后还", None),
+        ("两周以后还", None),
+        ("can I set up a payment plan", None),
+    ],
+)
+def test_how_often_a_sum_is_offered(text: str, every: str | None) -> None:
+    entities = extract_entities(text, detect_language(text), ctx())
+    assert entities.every == every

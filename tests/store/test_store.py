@@ -45,8 +45,12 @@ async def test_migrations_create_the_schema_and_seed_is_idempotent(
             indexes = await conn.run_sync(
                 lambda sync: {i["name"] for i in inspect(sync).get_indexes("conversations")}
             )
+            promise_columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("promises")}
+            )
         # The idle round's question (which open conversations does a person hold?) is indexed.
         assert "ix_conversations_controlled_by" in indexes
+        assert "every" in promise_columns  # 0009: weekly and fortnightly plans
         assert {
             "accounts",
             "debtors",

@@ -474,6 +474,9 @@ NEGATION_AWARE: frozenset[Intent] = frozenset(
 # Cues outside the contract's intents. Self-harm also raises `vulnerability`.
 SELF_HARM = "self_harm"
 PAY_IN_FULL = "pay_in_full"
+# "Is this a scam?" / 你们是不是骗子: caution, not hostility. The policy answers it with how to
+# check who we are (template `legitimacy`) instead of the de-escalation offer.
+SCAM_CONCERN = "scam_concern"
 # A reply that is nothing but yes-words ("没错", "yes, correct") or no-words ("不是",
 # "nope"): it means affirm or deny whatever the model makes of so little text (one build
 # read a bare 没错 at affirm 0.2, and the promise was never confirmed). A bare "right" is
@@ -507,6 +510,18 @@ SELF_HARM_EN: tuple[str, ...] = (
 SELF_HARM_ZH: tuple[str, ...] = (
     r"不想活|想死|自杀|活不下去|轻生|跳楼|寻死|割腕",
     r"结束(?:自己的)?生命|了结自己|一死了之|一了百了|死了算了",
+)
+SCAM_CONCERN_EN: tuple[str, ...] = (
+    r"scam(?:s|mers?|ming)?|phishing|fraudsters?|con artists?",
+    r"is (?:this|that|it) (?:even )?(?:legit|legitimate|real|genuine)",
+    r"are you (?:even )?(?:legit|legitimate|genuine)",
+    r"how (?:do|can|would) i know (?:you(?:re| are)|this is|its|it is) "
+    r"(?:real|legit|genuine|not a)",
+)
+SCAM_CONCERN_ZH: tuple[str, ...] = (
+    r"骗子|诈骗|骗人|是不是骗|搞诈骗",
+    r"怎么(?:证明|知道)你们?(?:是|不是)",
+    r"你们?是(?:不是)?(?:真的|正规)|正规(?:公司|机构)吗",
 )
 PAY_IN_FULL_EN: tuple[str, ...] = (
     r"(?:pay|settle|clear) (?:it |this |that |the (?:balance|debt|bill|amount|account) |"
@@ -663,10 +678,14 @@ _INTENT_RULES = {
 }
 _CUE_RULES = {
     False: _rules(
-        {SELF_HARM: SELF_HARM_EN, PAY_IN_FULL: PAY_IN_FULL_EN}, frozenset({PAY_IN_FULL}), False
+        {SELF_HARM: SELF_HARM_EN, PAY_IN_FULL: PAY_IN_FULL_EN, SCAM_CONCERN: SCAM_CONCERN_EN},
+        frozenset({PAY_IN_FULL}),
+        False,
     ),
     True: _rules(
-        {SELF_HARM: SELF_HARM_ZH, PAY_IN_FULL: PAY_IN_FULL_ZH}, frozenset({PAY_IN_FULL}), True
+        {SELF_HARM: SELF_HARM_ZH, PAY_IN_FULL: PAY_IN_FULL_ZH, SCAM_CONCERN: SCAM_CONCERN_ZH},
+        frozenset({PAY_IN_FULL}),
+        True,
     ),
 }
 _EMOTION_RULES = {

@@ -2,7 +2,7 @@ import pytest
 
 from agent.domain import Emotion, Intent
 from agent.nlp.language import detect_language
-from agent.nlp.lexicon import PAY_IN_FULL, SELF_HARM, mentions_pay_in_full, scan
+from agent.nlp.lexicon import PAY_IN_FULL, SCAM_CONCERN, SELF_HARM, mentions_pay_in_full, scan
 
 I = Intent  # noqa: E741
 
@@ -410,6 +410,26 @@ def test_pay_in_full_cue(text: str) -> None:
 def test_no_pay_in_full_cue(text: str) -> None:
     assert PAY_IN_FULL not in scan(text, detect_language(text)).cues
     assert not mentions_pay_in_full(text, detect_language(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "concerned"),
+    [
+        ("is this a scam?", True),
+        ("you're scammers", True),
+        ("how do I know you're real", True),
+        ("is this even legit", True),
+        ("你们是不是骗子啊", True),
+        ("我怎么知道你们不是骗人的", True),
+        ("你们是正规公司吗", True),
+        # Not a question about who we are.
+        ("I was a victim of identity fraud", False),
+        ("real quick, can I pay on Friday", False),
+        ("这是真的吗，我欠这么多", False),
+    ],
+)
+def test_scam_concern_cue(text: str, concerned: bool) -> None:
+    assert (SCAM_CONCERN in scan(text, detect_language(text)).cues) is concerned
 
 
 EMOTIONS: list[tuple[str, Emotion]] = [

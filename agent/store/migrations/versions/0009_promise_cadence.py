@@ -18,9 +18,7 @@ depends_on = None
 def upgrade() -> None:
     # Plans were monthly only; "20 a week" is now a weekly plan. Existing rows were monthly.
     with op.batch_alter_table("promises") as batch:
-        batch.add_column(
-            sa.Column("every", sa.String(16), nullable=False, server_default="month")
-        )
+        batch.add_column(sa.Column("every", sa.String(16), nullable=False, server_default="month"))
 
 
 def downgrade() -> None:

@@ -59,7 +59,7 @@ class AccountFacts:
     payment_link: str | None = None
     text_payment_link: bool = False
     # Account flags under which this jurisdiction stops collecting (the pack's
-    # `blocking_flags`: cease, attorney, bankruptcy, a dispute in the US, a pause ...). With
+    # `blocking_flags`: cease, attorney, bankruptcy, a dispute, a pause ...). With
     # one on the account the dialogue asks for nothing, even when the debtor got in touch.
     collection_stops: frozenset[str] = frozenset()
 

@@ -477,6 +477,9 @@ PAY_IN_FULL = "pay_in_full"
 # "Is this a scam?" / 你们是不是骗子: caution, not hostility. The policy answers it with how to
 # check who we are (template `legitimacy`) instead of the de-escalation offer.
 SCAM_CONCERN = "scam_concern"
+# "Would you take 500 to settle it?" / 能不能减免: an offer to settle for less, which only a
+# person may accept (template `settlement_referral`, then the hand-off).
+SETTLEMENT_OFFER = "settlement_offer"
 # A reply that is nothing but yes-words ("没错", "yes, correct") or no-words ("不是",
 # "nope"): it means affirm or deny whatever the model makes of so little text (one build
 # read a bare 没错 at affirm 0.2, and the promise was never confirmed). A bare "right" is
@@ -522,6 +525,17 @@ SCAM_CONCERN_ZH: tuple[str, ...] = (
     r"骗子|诈骗|骗人|是不是骗|搞诈骗",
     r"怎么(?:证明|知道)你们?(?:是|不是)",
     r"你们?是(?:不是)?(?:真的|正规)|正规(?:公司|机构)吗",
+)
+SETTLEMENT_OFFER_EN: tuple[str, ...] = (
+    r"settle (?:it|this|that|the (?:whole )?(?:thing|account|debt|balance|lot)) for",
+    r"(?:take|accept) .{1,30}(?:to settle|as (?:a )?(?:full and final|settlement))",
+    r"full and final (?:settlement|payment|offer)|settlement (?:offer|figure|deal)",
+    r"(?:reduce|lower) the (?:balance|amount|debt)|knock (?:some|something|it) off",
+    r"write off (?:the rest|some|part|the remainder)",
+)
+SETTLEMENT_OFFER_ZH: tuple[str, ...] = (
+    r"减免|打个?折|只还本金|免(?:掉|除)(?:利息|罚息|一部分)",
+    r"少还(?:一点|一些|一部分)?就?(?:结清|算了|了结)",
 )
 PAY_IN_FULL_EN: tuple[str, ...] = (
     r"(?:pay|settle|clear) (?:it |this |that |the (?:balance|debt|bill|amount|account) |"
@@ -678,12 +692,22 @@ _INTENT_RULES = {
 }
 _CUE_RULES = {
     False: _rules(
-        {SELF_HARM: SELF_HARM_EN, PAY_IN_FULL: PAY_IN_FULL_EN, SCAM_CONCERN: SCAM_CONCERN_EN},
+        {
+            SELF_HARM: SELF_HARM_EN,
+            PAY_IN_FULL: PAY_IN_FULL_EN,
+            SCAM_CONCERN: SCAM_CONCERN_EN,
+            SETTLEMENT_OFFER: SETTLEMENT_OFFER_EN,
+        },
         frozenset({PAY_IN_FULL}),
         False,
     ),
     True: _rules(
-        {SELF_HARM: SELF_HARM_ZH, PAY_IN_FULL: PAY_IN_FULL_ZH, SCAM_CONCERN: SCAM_CONCERN_ZH},
+        {
+            SELF_HARM: SELF_HARM_ZH,
+            PAY_IN_FULL: PAY_IN_FULL_ZH,
+            SCAM_CONCERN: SCAM_CONCERN_ZH,
+            SETTLEMENT_OFFER: SETTLEMENT_OFFER_ZH,
+        },
         frozenset({PAY_IN_FULL}),
         True,
     ),

@@ -2,7 +2,14 @@ import pytest
 
 from agent.domain import Emotion, Intent
 from agent.nlp.language import detect_language
-from agent.nlp.lexicon import PAY_IN_FULL, SCAM_CONCERN, SELF_HARM, mentions_pay_in_full, scan
+from agent.nlp.lexicon import (
+    PAY_IN_FULL,
+    SCAM_CONCERN,
+    SELF_HARM,
+    SETTLEMENT_OFFER,
+    mentions_pay_in_full,
+    scan,
+)
 
 I = Intent  # noqa: E741
 
@@ -430,6 +437,26 @@ def test_no_pay_in_full_cue(text: str) -> None:
 )
 def test_scam_concern_cue(text: str, concerned: bool) -> None:
     assert (SCAM_CONCERN in scan(text, detect_language(text)).cues) is concerned
+
+
+@pytest.mark.parametrize(
+    ("text", "offer"),
+    [
+        ("would you take 500 to settle the whole thing", True),
+        ("can I settle the account for 600", True),
+        ("I'll make a full and final settlement offer", True),
+        ("can you knock something off", True),
+        ("能不能减免一部分", True),
+        ("我只还本金行不行", True),
+        ("少还一点就结清吧", True),
+        # Paying, or asking about, the whole balance is not an offer to settle for less.
+        ("I want to settle the balance in full", False),
+        ("I can pay 500 on Friday", False),
+        ("我想一次性还清", False),
+    ],
+)
+def test_settlement_offer_cue(text: str, offer: bool) -> None:
+    assert (SETTLEMENT_OFFER in scan(text, detect_language(text)).cues) is offer
 
 
 EMOTIONS: list[tuple[str, Emotion]] = [

@@ -480,6 +480,9 @@ SCAM_CONCERN = "scam_concern"
 # "Would you take 500 to settle it?" / 能不能减免: an offer to settle for less, which only a
 # person may accept (template `settlement_referral`, then the hand-off).
 SETTLEMENT_OFFER = "settlement_offer"
+# "A few more days" / 宽限几天: one payment a little later, not instalments (the model reads
+# such asks as `payment_plan`, and the agent answered with the monthly plan terms).
+DEFERRAL = "deferral"
 # A reply that is nothing but yes-words ("没错", "yes, correct") or no-words ("不是",
 # "nope"): it means affirm or deny whatever the model makes of so little text (one build
 # read a bare 没错 at affirm 0.2, and the promise was never confirmed). A bare "right" is
@@ -536,6 +539,16 @@ SETTLEMENT_OFFER_EN: tuple[str, ...] = (
 SETTLEMENT_OFFER_ZH: tuple[str, ...] = (
     r"减免|打个?折|只还本金|免(?:掉|除)(?:利息|罚息|一部分)",
     r"少还(?:一点|一些|一部分)?就?(?:结清|算了|了结)",
+)
+DEFERRAL_EN: tuple[str, ...] = (
+    r"(?:a )?(?:few|couple(?: of)?|bit|little|couple) (?:more|extra) (?:days|weeks|time)",
+    r"more time to pay|an? (?:extension|little longer|bit longer)",
+    r"(?:push|move) (?:it|the payment|my payment|the date|the due date|my due date) back",
+    r"delay (?:the|my) payment|(?:wait|hold on) (?:till|until) (?:payday|i get paid)",
+)
+DEFERRAL_ZH: tuple[str, ...] = (
+    r"宽限|延期|延后|推迟|往后(?:推|挪)",
+    r"缓(?:几|两|一)天|晚(?:几|两|一)天|再给我(?:几|两|一)天|多给我(?:几|两)天",
 )
 PAY_IN_FULL_EN: tuple[str, ...] = (
     r"(?:pay|settle|clear) (?:it |this |that |the (?:balance|debt|bill|amount|account) |"
@@ -697,6 +710,7 @@ _CUE_RULES = {
             PAY_IN_FULL: PAY_IN_FULL_EN,
             SCAM_CONCERN: SCAM_CONCERN_EN,
             SETTLEMENT_OFFER: SETTLEMENT_OFFER_EN,
+            DEFERRAL: DEFERRAL_EN,
         },
         frozenset({PAY_IN_FULL}),
         False,
@@ -707,6 +721,7 @@ _CUE_RULES = {
             PAY_IN_FULL: PAY_IN_FULL_ZH,
             SCAM_CONCERN: SCAM_CONCERN_ZH,
             SETTLEMENT_OFFER: SETTLEMENT_OFFER_ZH,
+            DEFERRAL: DEFERRAL_ZH,
         },
         frozenset({PAY_IN_FULL}),
         True,

@@ -3,6 +3,7 @@ import pytest
 from agent.domain import Emotion, Intent
 from agent.nlp.language import detect_language
 from agent.nlp.lexicon import (
+    DEFERRAL,
     PAY_IN_FULL,
     SCAM_CONCERN,
     SELF_HARM,
@@ -457,6 +458,23 @@ def test_scam_concern_cue(text: str, concerned: bool) -> None:
 )
 def test_settlement_offer_cue(text: str, offer: bool) -> None:
     assert (SETTLEMENT_OFFER in scan(text, detect_language(text)).cues) is offer
+
+
+@pytest.mark.parametrize(
+    ("text", "later"),
+    [
+        ("can I have a few more days", True),
+        ("I need a bit more time to pay", True),
+        ("could you push the payment back", True),
+        ("能不能宽限几天", True),
+        ("再给我两天时间", True),
+        ("可以延期吗", True),
+        ("can I pay monthly", False),
+        ("我下周三还两千", False),
+    ],
+)
+def test_deferral_cue(text: str, later: bool) -> None:
+    assert (DEFERRAL in scan(text, detect_language(text)).cues) is later
 
 
 EMOTIONS: list[tuple[str, Emotion]] = [

@@ -179,6 +179,7 @@ def combine_intents(
         if p >= thresholds.get(intent.value, 0.5)
     }
     found |= lexicon.intents & (CRITICAL_INTENTS | RIGHT_PARTY_INTENTS | lexicon_union)
+    found -= lexicon.not_claimed  # "a breakdown of the balance" is not a breakdown
     for cue, meant, opposite in BARE_REPLIES:
         if cue in lexicon.cues:
             found.add(meant)

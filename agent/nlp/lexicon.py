@@ -799,21 +799,48 @@ def emotion_scores(hits: Mapping[Emotion, int]) -> dict[Emotion, float]:
     return {e: scores[e] for e in Emotion}
 
 
+# The word of a critical intent used for something else: "a breakdown of the balance", a
+# question that is only "what does bankruptcy mean?". Blanked before the intents are read,
+# and when nothing else in the text claims the intent, the model's reading of it is dropped
+# too (`LexiconResult.not_claimed`): these ended the conversation or paused collection.
+_NOT_A_CLAIM: dict[Intent, re.Pattern[str]] = {
+    I.vulnerability: re.compile(
+        r"(?<![a-z])break ?downs? (?:of|for) (?:the |my |your |what |all )?"
+        r"(?:balance|charges?|fees?|interest|costs?|payments?|account|debt|amount|bill|"
+        r"what i owe|how)"
+    ),
+    I.bankruptcy: re.compile(
+        r"^(?:(?:so|um|uh|sorry|wait|ok|okay),? )*what(?:s| is| does| do| would)? (?:an? )?"
+        r"(?:bankruptcy|bankrupt|being bankrupt|an iva|iva|chapter (?:7|13|seven|thirteen)|"
+        r"debt relief order|dro)(?: even| actually)?(?: mean| involve)?[?.!]*$"
+        r"|^(?:个人)?破产是(?:什么|啥)意思[？?。]*$|^什么(?:是|叫)个人破产[？?。]*$"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class LexiconResult:
     intents: frozenset[Intent]
     cues: frozenset[str]
     emotion_scores: dict[Emotion, float]
+    # Critical intents whose word only came up in a sense that claims nothing (_NOT_A_CLAIM).
+    not_claimed: frozenset[Intent] = frozenset()
 
 
 def scan(text: str, language: Language) -> LexiconResult:
     """Critical intents, cues ("self_harm", "pay_in_full") and heuristic emotion scores."""
     norm = normalize(text)
-    intents = {Intent(label) for label in _labels(_INTENT_RULES, norm)}
+    not_a_claim = {intent for intent, pattern in _NOT_A_CLAIM.items() if pattern.search(norm)}
+    claims = norm
+    for intent in not_a_claim:
+        claims = _NOT_A_CLAIM[intent].sub(" ", claims)
+    intents = {Intent(label) for label in _labels(_INTENT_RULES, claims)}
     cues = _labels(_CUE_RULES, norm)
     if SELF_HARM in cues:
         intents.add(I.vulnerability)
     words = _REPLY_PUNCTUATION.sub(" ", norm).strip()
     cues |= {cue for cue, pattern in _BARE_REPLY.items() if pattern.match(words)}
     hits = _emotion_hits(text, norm, intents, cues)
-    return LexiconResult(frozenset(intents), frozenset(cues), emotion_scores(hits))
+    return LexiconResult(
+        frozenset(intents), frozenset(cues), emotion_scores(hits), frozenset(not_a_claim - intents)
+    )

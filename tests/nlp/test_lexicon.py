@@ -477,6 +477,28 @@ def test_deferral_cue(text: str, later: bool) -> None:
     assert (DEFERRAL in scan(text, detect_language(text)).cues) is later
 
 
+@pytest.mark.parametrize(
+    ("text", "claimed", "not_claimed"),
+    [
+        ("can you send me a breakdown of the balance", set(), {I.vulnerability}),
+        ("what does bankruptcy mean?", set(), {I.bankruptcy}),
+        ("so what is an IVA", set(), {I.bankruptcy}),
+        ("破产是什么意思？", set(), {I.bankruptcy}),
+        # The word claimed for real elsewhere in the text still counts.
+        ("I had a breakdown, can I get a breakdown of the charges", {I.vulnerability}, set()),
+        ("what does bankruptcy mean for me, I'm filing for bankruptcy", {I.bankruptcy}, set()),
+        ("I had a breakdown last year", {I.vulnerability}, set()),
+        ("我已经申请个人破产了", {I.bankruptcy}, set()),
+    ],
+)
+def test_a_critical_word_used_for_something_else_claims_nothing(
+    text: str, claimed: set[Intent], not_claimed: set[Intent]
+) -> None:
+    found = scan(text, detect_language(text))
+    assert found.intents & {I.vulnerability, I.bankruptcy} == claimed
+    assert found.not_claimed == not_claimed
+
+
 EMOTIONS: list[tuple[str, Emotion]] = [
     ("This is ridiculous, stop harassing me", Emotion.angry),
     ("fuck off", Emotion.angry),

@@ -483,6 +483,9 @@ SETTLEMENT_OFFER = "settlement_offer"
 # "A few more days" / 宽限几天: one payment a little later, not instalments (the model reads
 # such asks as `payment_plan`, and the agent answered with the monthly plan terms).
 DEFERRAL = "deferral"
+# "I need to talk to my wife first" / 我跟老婆商量一下: time to decide; the policy asks when to
+# come back rather than repeat the options.
+NEEDS_TIME = "needs_time"
 # A reply that is nothing but yes-words ("没错", "yes, correct") or no-words ("不是",
 # "nope"): it means affirm or deny whatever the model makes of so little text (one build
 # read a bare 没错 at affirm 0.2, and the promise was never confirmed). A bare "right" is
@@ -549,6 +552,17 @@ DEFERRAL_EN: tuple[str, ...] = (
 DEFERRAL_ZH: tuple[str, ...] = (
     r"宽限|延期|延后|推迟|往后(?:推|挪)",
     r"缓(?:几|两|一)天|晚(?:几|两|一)天|再给我(?:几|两|一)天|多给我(?:几|两)天",
+)
+NEEDS_TIME_EN: tuple[str, ...] = (
+    r"(?:talk|speak|check) (?:to|with) my (?:wife|husband|partner|family|mum|mom|dad|parents|"
+    r"son|daughter|girlfriend|boyfriend|accountant)(?: first| about (?:it|this))?",
+    r"(?:think about it|think it over|sleep on it|have a think)",
+    r"(?:check|look at|go through) my (?:finances|budget|bank|accounts?|money) first",
+    r"get back to you",
+)
+NEEDS_TIME_ZH: tuple[str, ...] = (
+    r"(?:跟|和|问问|问一下)(?:我)?(?:老婆|老公|爱人|家里人?|家人|爸妈|父母|媳妇)(?:商量|说一下|讨论)",
+    r"考虑一下|考虑考虑|想一想|想一下|回头(?:再)?(?:说|联系)|我再看看",
 )
 PAY_IN_FULL_EN: tuple[str, ...] = (
     r"(?:pay|settle|clear) (?:it |this |that |the (?:balance|debt|bill|amount|account) |"
@@ -711,6 +725,7 @@ _CUE_RULES = {
             SCAM_CONCERN: SCAM_CONCERN_EN,
             SETTLEMENT_OFFER: SETTLEMENT_OFFER_EN,
             DEFERRAL: DEFERRAL_EN,
+            NEEDS_TIME: NEEDS_TIME_EN,
         },
         frozenset({PAY_IN_FULL}),
         False,
@@ -722,6 +737,7 @@ _CUE_RULES = {
             SCAM_CONCERN: SCAM_CONCERN_ZH,
             SETTLEMENT_OFFER: SETTLEMENT_OFFER_ZH,
             DEFERRAL: DEFERRAL_ZH,
+            NEEDS_TIME: NEEDS_TIME_ZH,
         },
         frozenset({PAY_IN_FULL}),
         True,

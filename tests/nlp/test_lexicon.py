@@ -4,6 +4,7 @@ from agent.domain import Emotion, Intent
 from agent.nlp.language import detect_language
 from agent.nlp.lexicon import (
     DEFERRAL,
+    NEEDS_TIME,
     PAY_IN_FULL,
     SCAM_CONCERN,
     SELF_HARM,
@@ -497,6 +498,22 @@ def test_a_critical_word_used_for_something_else_claims_nothing(
     found = scan(text, detect_language(text))
     assert found.intents & {I.vulnerability, I.bankruptcy} == claimed
     assert found.not_claimed == not_claimed
+
+
+@pytest.mark.parametrize(
+    ("text", "needs"),
+    [
+        ("I need to talk to my wife first", True),
+        ("let me think about it", True),
+        ("I'll get back to you", True),
+        ("我得跟老婆商量一下", True),
+        ("我考虑一下", True),
+        ("my wife will pay it on Friday", False),
+        ("我老婆下周五还", False),
+    ],
+)
+def test_needs_time_cue(text: str, needs: bool) -> None:
+    assert (NEEDS_TIME in scan(text, detect_language(text)).cues) is needs
 
 
 EMOTIONS: list[tuple[str, Emotion]] = [

@@ -422,63 +422,6 @@ def test_no_pay_in_full_cue(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "concerned"),
-    [
-        ("is this a scam?", True),
-        ("you're scammers", True),
-        ("how do I know you're real", True),
-        ("is this even legit", True),
-        ("你们是不是骗子啊", True),
-        ("我怎么知道你们不是骗人的", True),
-        ("你们是正规公司吗", True),
-        # Not a question about who we are.
-        ("I was a victim of identity fraud", False),
-        ("real quick, can I pay on Friday", False),
-        ("这是真的吗，我欠这么多", False),
-    ],
-)
-def test_scam_concern_cue(text: str, concerned: bool) -> None:
-    assert (SCAM_CONCERN in scan(text, detect_language(text)).cues) is concerned
-
-
-@pytest.mark.parametrize(
-    ("text", "offer"),
-    [
-        ("would you take 500 to settle the whole thing", True),
-        ("can I settle the account for 600", True),
-        ("I'll make a full and final settlement offer", True),
-        ("can you knock something off", True),
-        ("能不能减免一部分", True),
-        ("我只还本金行不行", True),
-        ("少还一点就结清吧", True),
-        # Paying, or asking about, the whole balance is not an offer to settle for less.
-        ("I want to settle the balance in full", False),
-        ("I can pay 500 on Friday", False),
-        ("我想一次性还清", False),
-    ],
-)
-def test_settlement_offer_cue(text: str, offer: bool) -> None:
-    assert (SETTLEMENT_OFFER in scan(text, detect_language(text)).cues) is offer
-
-
-@pytest.mark.parametrize(
-    ("text", "later"),
-    [
-        ("can I have a few more days", True),
-        ("I need a bit more time to pay", True),
-        ("could you push the payment back", True),
-        ("能不能宽限几天", True),
-        ("再给我两天时间", True),
-        ("可以延期吗", True),
-        ("can I pay monthly", False),
-        ("我下周三还两千", False),
-    ],
-)
-def test_deferral_cue(text: str, later: bool) -> None:
-    assert (DEFERRAL in scan(text, detect_language(text)).cues) is later
-
-
-@pytest.mark.parametrize(
     ("text", "claimed", "not_claimed"),
     [
         ("can you send me a breakdown of the balance", set(), {I.vulnerability}),
@@ -500,20 +443,51 @@ def test_a_critical_word_used_for_something_else_claims_nothing(
     assert found.not_claimed == not_claimed
 
 
-@pytest.mark.parametrize(
-    ("text", "needs"),
-    [
-        ("I need to talk to my wife first", True),
-        ("let me think about it", True),
-        ("I'll get back to you", True),
-        ("我得跟老婆商量一下", True),
-        ("我考虑一下", True),
-        ("my wife will pay it on Friday", False),
-        ("我老婆下周五还", False),
-    ],
-)
-def test_needs_time_cue(text: str, needs: bool) -> None:
-    assert (NEEDS_TIME in scan(text, detect_language(text)).cues) is needs
+# The cues that steer the policy off its usual path, and wording that must not raise them.
+CUES: list[tuple[str, str, bool]] = [
+    (SCAM_CONCERN, "is this a scam?", True),
+    (SCAM_CONCERN, "you're scammers", True),
+    (SCAM_CONCERN, "how do I know you're real", True),
+    (SCAM_CONCERN, "is this even legit", True),
+    (SCAM_CONCERN, "你们是不是骗子啊", True),
+    (SCAM_CONCERN, "我怎么知道你们不是骗人的", True),
+    (SCAM_CONCERN, "你们是正规公司吗", True),
+    # Not a question about who we are.
+    (SCAM_CONCERN, "I was a victim of identity fraud", False),
+    (SCAM_CONCERN, "real quick, can I pay on Friday", False),
+    (SCAM_CONCERN, "这是真的吗，我欠这么多", False),
+    (SETTLEMENT_OFFER, "would you take 500 to settle the whole thing", True),
+    (SETTLEMENT_OFFER, "can I settle the account for 600", True),
+    (SETTLEMENT_OFFER, "I'll make a full and final settlement offer", True),
+    (SETTLEMENT_OFFER, "can you knock something off", True),
+    (SETTLEMENT_OFFER, "能不能减免一部分", True),
+    (SETTLEMENT_OFFER, "我只还本金行不行", True),
+    (SETTLEMENT_OFFER, "少还一点就结清吧", True),
+    # Paying, or asking about, the whole balance is not an offer to settle for less.
+    (SETTLEMENT_OFFER, "I want to settle the balance in full", False),
+    (SETTLEMENT_OFFER, "I can pay 500 on Friday", False),
+    (SETTLEMENT_OFFER, "我想一次性还清", False),
+    (DEFERRAL, "can I have a few more days", True),
+    (DEFERRAL, "I need a bit more time to pay", True),
+    (DEFERRAL, "could you push the payment back", True),
+    (DEFERRAL, "能不能宽限几天", True),
+    (DEFERRAL, "再给我两天时间", True),
+    (DEFERRAL, "可以延期吗", True),
+    (DEFERRAL, "can I pay monthly", False),
+    (DEFERRAL, "我下周三还两千", False),
+    (NEEDS_TIME, "I need to talk to my wife first", True),
+    (NEEDS_TIME, "let me think about it", True),
+    (NEEDS_TIME, "I'll get back to you", True),
+    (NEEDS_TIME, "我得跟老婆商量一下", True),
+    (NEEDS_TIME, "我考虑一下", True),
+    (NEEDS_TIME, "my wife will pay it on Friday", False),
+    (NEEDS_TIME, "我老婆下周五还", False),
+]
+
+
+@pytest.mark.parametrize(("cue", "text", "raised"), CUES)
+def test_cues(cue: str, text: str, raised: bool) -> None:
+    assert (cue in scan(text, detect_language(text)).cues) is raised
 
 
 EMOTIONS: list[tuple[str, Emotion]] = [
